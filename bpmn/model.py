@@ -1,0 +1,102 @@
+"""The executable shape of a BPMN process, as the parser produces it and the engine runs it.
+
+The parser (`parser.py`) turns XML into these objects once per deployment; the engine only
+reads them. Expressions are compiled at parse time (`Expression`), so a syntax error is a
+deploy-time error naming the element and the attribute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class ElementKind(StrEnum):
+    PROCESS = "PROCESS"
+    START_EVENT = "START_EVENT"
+    END_EVENT = "END_EVENT"
+    SERVICE_TASK = "SERVICE_TASK"
+    RECEIVE_TASK = "RECEIVE_TASK"
+    EXCLUSIVE_GATEWAY = "EXCLUSIVE_GATEWAY"
+    PARALLEL_GATEWAY = "PARALLEL_GATEWAY"
+    INTERMEDIATE_CATCH_EVENT = "INTERMEDIATE_CATCH_EVENT"
+    SEQUENCE_FLOW = "SEQUENCE_FLOW"
+
+
+class Expression(Protocol):
+    """A value from the model: either a static string or a compiled FEEL expression (`=...`)."""
+
+    source: str  # the text as written in the model, including a leading '=' for FEEL
+    is_static: bool
+
+    def evaluate(self, variables: Mapping[str, Any]) -> Any:
+        """Evaluate against visible variables. Raises `bpmn.errors.FeelEvaluationError` with a
+        message that names the problem (e.g. "no variable found with name 'x'")."""
+        ...
+
+
+@dataclass(slots=True)
+class Mapping_:
+    """One zeebe:input or zeebe:output: evaluate `source`, assign to the `target` path."""
+
+    source: Expression
+    target: str  # a variable name, or a dotted path 'a.b.c' into a context
+
+
+@dataclass(slots=True)
+class MessageDefinition:
+    """A message catch: the name and the correlation key expression (zeebe:subscription)."""
+
+    id: str
+    name: Expression
+    correlation_key: Expression | None
+
+
+@dataclass(slots=True)
+class SequenceFlow:
+    id: str
+    source_id: str
+    target_id: str
+    condition: Expression | None
+    line: int
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class Element:
+    id: str
+    kind: ElementKind
+    line: int
+    name: str | None = None
+    incoming: list[str] = field(default_factory=list)  # sequence flow ids
+    outgoing: list[str] = field(default_factory=list)  # sequence flow ids
+    input_mappings: list[Mapping_] = field(default_factory=list)
+    output_mappings: list[Mapping_] = field(default_factory=list)
+    # service task (zeebe:taskDefinition, zeebe:taskHeaders)
+    job_type: Expression | None = None
+    job_retries: Expression | None = None
+    task_headers: dict[str, str] = field(default_factory=dict)
+    # message catch event / receive task
+    message: MessageDefinition | None = None
+    # exclusive gateway
+    default_flow_id: str | None = None
+
+
+@dataclass(slots=True)
+class Process:
+    id: str  # bpmnProcessId
+    name: str | None
+    line: int
+    elements: dict[str, Element]  # by element id, excluding sequence flows
+    flows: dict[str, SequenceFlow]  # by flow id
+    start_event_id: str  # the none start event
+    is_executable: bool = True
+
+
+@dataclass(slots=True)
+class Definitions:
+    """What one BPMN resource holds: its executable processes, in document order."""
+
+    processes: list[Process]
