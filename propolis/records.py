@@ -214,6 +214,9 @@ class Record:
     partition_id: int = 1
     rejection_type: int = 0
     rejection_reason: str = ""
+    # True on the last record of each appended batch: recovery drops a batch whose end is
+    # missing (a torn write), so a command is never seen with only part of its events.
+    batch_end: bool = False
     # Not persisted: routes the response back to the waiting caller on this node.
     request_id: int = -1
 
@@ -232,6 +235,7 @@ class Record:
                 self.rejection_reason,
                 self.tenant_id,
                 self.value,
+                self.batch_end,
             ],
             use_bin_type=True,
         )
@@ -251,6 +255,7 @@ class Record:
             rejection_reason,
             tenant_id,
             value,
+            batch_end,
         ) = msgpack.unpackb(data, raw=False, strict_map_key=False)
         return Record(
             record_type=record_type,
@@ -265,6 +270,7 @@ class Record:
             partition_id=partition_id,
             rejection_type=rejection_type,
             rejection_reason=rejection_reason,
+            batch_end=batch_end,
         )
 
     def describe(self) -> dict[str, Any]:

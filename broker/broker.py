@@ -1,0 +1,85 @@
+"""A broker node: the partitions it hosts, its topology, and job-availability news for the
+gateway's long polls and job streams."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from propolis.broker.client import JobAvailableListener
+from propolis.broker.config import BrokerConfig
+from propolis.broker.partition import Partition
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+class Broker:
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+        self.partition_count = config.partition_count
+        self._partitions: dict[int, Partition] = {}
+        self._listeners: list[JobAvailableListener] = []
+        self._listeners_lock = threading.Lock()
+
+    def start(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        for partition_id in range(1, self.partition_count + 1):
+            partition = Partition(partition_id, self.config, self._jobs_available)
+            partition.open()
+            self._partitions[partition_id] = partition
+
+    def close(self) -> None:
+        for partition in self._partitions.values():
+            partition.close()
+        self._partitions.clear()
+
+    def partition(self, partition_id: int) -> Partition:
+        return self._partitions[partition_id]
+
+    def topology(self) -> dict[str, Any]:
+        return {
+            "clusterSize": 1,
+            "partitionsCount": self.partition_count,
+            "replicationFactor": 1,
+            "brokers": [
+                {
+                    "nodeId": self.config.node_id,
+                    "host": self.config.host,
+                    "port": self.config.port,
+                    "version": VERSION,
+                    "partitions": [
+                        {
+                            "partitionId": pid,
+                            "role": "LEADER",
+                            "health": "HEALTHY" if p.healthy else "UNHEALTHY",
+                        }
+                        for pid, p in sorted(self._partitions.items())
+                    ],
+                }
+            ],
+        }
+
+    def add_job_available_listener(self, listener: JobAvailableListener) -> Callable[[], None]:
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._listeners_lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
+
+    def _jobs_available(self, job_types: set[str]) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for job_type in job_types:
+            for listener in listeners:
+                try:
+                    listener(job_type)
+                except Exception:  # a listener's bug must not stop the partition
+                    log.exception("job-available listener failed")

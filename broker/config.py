@@ -1,0 +1,31 @@
+"""Broker settings. Every bound carries its unit in its name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class BrokerConfig:
+    data_dir: Path = Path("data")
+    partition_count: int = 1
+    node_id: int = 0
+    host: str = "127.0.0.1"
+    port: int = 26501
+    # Group commit: at most this many commands share one fsync and one LMDB transaction.
+    batch_commands_max: int = 500
+    # Commands waiting for a partition beyond this are refused (RESOURCE_EXHAUSTED), except
+    # commands that finish work (job completion/failure), which are never shed first.
+    inflight_commands_max: int = 5_000
+    # Timers, job timeouts, retry back-offs and message TTLs are checked this often.
+    scheduler_interval_ms: int = 100
+    snapshot_interval_s: float = 60.0
+    snapshot_records_min: int = 10_000
+    snapshots_kept: int = 2
+    state_map_size_bytes: int = 8 << 30
+    log_segment_size_bytes_max: int = 64 << 20
+    # One activation answers at most this many bytes of jobs; the rest stays activatable.
+    job_batch_bytes_max: int = 4 << 20
+    # Variables larger than this (one document, encoded) are rejected with INVALID_ARGUMENT.
+    variables_bytes_max: int = 4 << 20

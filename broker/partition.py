@@ -1,0 +1,318 @@
+"""One partition: its log, its state, and the stream processor thread that turns commands
+into events.
+
+The processing loop, per batch (group commit):
+1. take up to `batch_commands_max` waiting commands (plus due scheduled work: job time-outs,
+   retry back-offs, message expiry), stamp them with the time;
+2. process them in one LMDB write transaction: each processor's events are applied as they
+   are written, so later commands see earlier effects;
+3. append commands, events and rejections to the log as one batch and make it durable
+   (one fsync for the whole batch);
+4. commit the LMDB transaction, then answer the callers and announce new jobs.
+Nothing is answered before step 3 completes. If the process dies in between, recovery
+replays the batch from the log.
+
+Recovery: open the log (it drops a torn tail), open the state (or restore the newest snapshot
+when the state is missing or older than the compacted log), then apply the events of every
+complete batch after the state's position. A trailing batch without its end mark was never
+acknowledged and is truncated. Recovery applies events only; it never re-runs processors.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from propolis.broker.appliers import apply_event
+from propolis.broker.client import BrokerOverloadedError, BrokerUnavailableError
+from propolis.broker.config import BrokerConfig
+from propolis.broker.engine.context import KeyGenerator
+from propolis.broker.engine.engine import Engine
+from propolis.broker.processing.process_cache import ProcessCache
+from propolis.broker.processing.services import Services
+from propolis.broker.snapshots import SnapshotStore, is_valid_state
+from propolis.broker.state import State
+from propolis.broker.state.store import Store
+from propolis.log.replicator import LocalReplicator
+from propolis.log.segmented_log import Log
+
+from propolis.records import JobIntent, MessageIntent, Record, RecordType, ValueType
+
+log = logging.getLogger(__name__)
+
+# Commands that finish work are never the ones refused under load: shedding them would only
+# make more work (jobs time out and run again).
+UNSHEDDABLE = {
+    (ValueType.JOB, JobIntent.COMPLETE),
+    (ValueType.JOB, JobIntent.FAIL),
+    (ValueType.JOB, JobIntent.THROW_ERROR),
+    (ValueType.JOB, JobIntent.YIELD),
+}
+REPLAY_BATCHES_PER_TXN = 1_000
+
+JobTypesListener = Callable[[set[str]], None]
+
+
+class Partition:
+    def __init__(self, partition_id: int, config: BrokerConfig, on_jobs_available: JobTypesListener) -> None:
+        self.partition_id = partition_id
+        self.config = config
+        self.directory = Path(config.data_dir) / f"partition-{partition_id}"
+        self._on_jobs_available = on_jobs_available
+        self._queue: queue.SimpleQueue[Record] = queue.SimpleQueue()
+        self._pending: dict[int, concurrent.futures.Future[Record]] = {}
+        self._request_ids = itertools.count(1)
+        self._scheduled: set[tuple[int, int, int]] = set()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.healthy = False
+        self.processed_records = 0
+        self._snapshot_thread: threading.Thread | None = None
+        self._compact_before = 0
+        self._last_snapshot_time = time.monotonic()
+        self._records_since_snapshot = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.log = Log.open(self.directory / "log", segment_size_bytes_max=self.config.log_segment_size_bytes_max)
+        self.replicator = LocalReplicator(self.log)
+        self.snapshots = SnapshotStore(self.directory / "snapshots", self.config.snapshots_kept)
+        state_dir = self.directory / "state"
+        if not is_valid_state(state_dir):
+            restored = self.snapshots.restore(state_dir)
+            log.info("state restored from snapshot", extra={"partition": self.partition_id, "position": restored})
+        self.store = Store(state_dir, self.config.state_map_size_bytes)
+        self.state = State(self.store)
+        if self._applied_position() < self.log.first_position - 1:
+            # The state is older than what the log still holds: start from the snapshot.
+            self.store.close()
+            self.snapshots.restore(state_dir)
+            self.store = Store(state_dir, self.config.state_map_size_bytes)
+            self.state = State(self.store)
+        with self.store.env.begin() as txn:
+            self.state.tables.txn = txn
+            counter = self.state.meta.key_counter()
+        self.keys = KeyGenerator(self.partition_id, counter)
+        replayed = self._replay()
+        self.engine = Engine(self.state, Services(ProcessCache(), self.config), self.keys)
+        log.info("partition recovered", extra={"partition": self.partition_id, "replayed_records": replayed, "position": self.log.last_position})
+        self.healthy = True
+        self._thread = threading.Thread(target=self._run, name=f"partition-{self.partition_id}", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self._snapshot_thread is not None:
+            self._snapshot_thread.join(timeout=60)
+        self.healthy = False
+        for future in list(self._pending.values()):
+            if not future.done():
+                future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} is shutting down"))
+        self._pending.clear()
+        self.store.close()
+        self.log.close()
+
+    def _applied_position(self) -> int:
+        with self.store.env.begin() as txn:
+            self.state.tables.txn = txn
+            return self.state.meta.last_applied_position()
+
+    # -- recovery ----------------------------------------------------------------------
+    def _replay(self) -> int:
+        applied = self._applied_position()
+        batch: list[Record] = []
+        complete: list[Record] = []
+        replayed = 0
+        batches = 0
+        for _, payload in self.log.reader(applied + 1):
+            record = Record.decode(payload)
+            batch.append(record)
+            if record.batch_end:
+                complete.extend(batch)
+                batch = []
+                batches += 1
+                if batches >= REPLAY_BATCHES_PER_TXN:
+                    replayed += self._apply(complete)
+                    complete, batches = [], 0
+        replayed += self._apply(complete)
+        if batch:
+            log.warning(
+                "dropping an incomplete batch at the end of the log",
+                extra={"partition": self.partition_id, "from_position": batch[0].position, "records": len(batch)},
+            )
+            self.log.truncate(batch[0].position - 1)
+        return replayed
+
+    def _apply(self, records: list[Record]) -> int:
+        if not records:
+            return 0
+        last_command = 0
+        with self.store.env.begin(write=True) as txn:
+            self.state.tables.txn = txn
+            for record in records:
+                if record.record_type == RecordType.EVENT:
+                    apply_event(self.state, record)
+                    self.keys.observe(record.key)
+                else:
+                    last_command = record.position
+            meta = self.state.meta
+            self.state.meta.set_positions(records[-1].position, max(last_command, meta.last_processed_position()))
+            meta.set_key_counter(self.keys.counter)
+        return len(records)
+
+    # -- commands ----------------------------------------------------------------------
+    def submit(self, command: Record) -> concurrent.futures.Future[Record]:
+        future: concurrent.futures.Future[Record] = concurrent.futures.Future()
+        if not self.healthy or self._stopping.is_set():
+            future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} is not accepting commands"))
+            return future
+        if (
+            self._queue.qsize() >= self.config.inflight_commands_max
+            and (command.value_type, command.intent) not in UNSHEDDABLE
+        ):
+            future.set_exception(
+                BrokerOverloadedError(
+                    f"partition {self.partition_id} has {self._queue.qsize()} commands waiting "
+                    f"(limit {self.config.inflight_commands_max}); retry later"
+                )
+            )
+            return future
+        request_id = next(self._request_ids)
+        command.request_id = request_id
+        command.partition_id = self.partition_id
+        self._pending[request_id] = future
+        future.add_done_callback(lambda _f, rid=request_id: self._forget(rid))
+        self._queue.put(command)
+        return future
+
+    def _forget(self, request_id: int) -> None:
+        future = self._pending.get(request_id)
+        if future is not None and future.done():
+            self._pending.pop(request_id, None)
+
+    # -- processing --------------------------------------------------------------------
+    def _run(self) -> None:
+        interval_s = self.config.scheduler_interval_ms / 1000
+        next_schedule = 0.0
+        try:
+            while not self._stopping.is_set():
+                commands = self._take(timeout_s=interval_s)
+                now = time.monotonic()
+                if now >= next_schedule:
+                    commands.extend(self._due_commands())
+                    self._purge_abandoned_results()
+                    next_schedule = now + interval_s
+                if commands:
+                    self._process(commands)
+                self._maybe_snapshot()
+        except BaseException:
+            log.exception("partition stopped after an unexpected error", extra={"partition": self.partition_id})
+            self.healthy = False
+            for future in list(self._pending.values()):
+                if not future.done():
+                    future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} failed"))
+
+    def _take(self, timeout_s: float) -> list[Record]:
+        try:
+            first = self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return []
+        commands = [first]
+        limit = self.config.batch_commands_max
+        while len(commands) < limit:
+            try:
+                commands.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return commands
+
+    def _process(self, commands: list[Record]) -> None:
+        now_ms = int(time.time() * 1000)
+        for command in commands:
+            command.timestamp = now_ms
+        first_position = self.log.last_position + 1
+        txn = self.store.env.begin(write=True)
+        try:
+            outputs = self.engine.process_batch(txn, commands, first_position)
+            records = outputs.records
+            records[-1].batch_end = True
+            last_command = max(r.position for r in commands)
+            self.state.tables.txn = txn
+            self.state.meta.set_positions(records[-1].position, last_command)
+            self.state.meta.set_key_counter(self.keys.counter)
+            position = self.replicator.replicate([record.encode() for record in records])
+            if position != first_position:
+                raise RuntimeError(f"log assigned position {position}, expected {first_position}")
+            self.replicator.commit()
+            txn.commit()
+        except BaseException:
+            txn.abort()
+            raise
+        for command in commands:
+            if command.request_id < 0:
+                self._scheduled.discard((command.value_type, command.intent, command.key))
+        self.processed_records += len(records)
+        self._records_since_snapshot += len(records)
+        for response in outputs.responses:
+            future = self._pending.pop(response.request_id, None)
+            if future is not None and not future.done():
+                future.set_result(response.record)
+        if outputs.job_types_available:
+            self._on_jobs_available(outputs.job_types_available)
+
+    def _due_commands(self) -> list[Record]:
+        """Commands for work that has come due: job time-outs and back-offs, message TTLs."""
+        now_ms = int(time.time() * 1000)
+        due: list[Record] = []
+        with self.store.env.begin() as txn:
+            self.state.tables.txn = txn
+            sources = (
+                (self.state.jobs.deadlines_before(now_ms), ValueType.JOB, JobIntent.TIME_OUT),
+                (self.state.jobs.backoffs_before(now_ms), ValueType.JOB, JobIntent.RECUR_AFTER_BACKOFF),
+                (self.state.messages.deadlines_before(now_ms), ValueType.MESSAGE, MessageIntent.EXPIRE),
+            )
+            for items, value_type, intent in sources:
+                for _, key in itertools.islice(items, self.config.batch_commands_max):
+                    marker = (value_type, intent, key)
+                    if marker in self._scheduled:
+                        continue
+                    self._scheduled.add(marker)
+                    due.append(Record(RecordType.COMMAND, value_type, intent, key, {}, partition_id=self.partition_id))
+        return due
+
+    def _purge_abandoned_results(self) -> None:
+        awaiting = self.engine.awaiting_results
+        for instance_key, entry in list(awaiting.items()):
+            if entry["requestId"] not in self._pending:
+                del awaiting[instance_key]
+
+    # -- snapshots ---------------------------------------------------------------------
+    def _maybe_snapshot(self) -> None:
+        if self._compact_before:
+            self.log.compact(self._compact_before)
+            self._compact_before = 0
+        if self._snapshot_thread is not None and self._snapshot_thread.is_alive():
+            return
+        due = time.monotonic() - self._last_snapshot_time >= self.config.snapshot_interval_s
+        if not due or self._records_since_snapshot < self.config.snapshot_records_min:
+            return
+        self._last_snapshot_time = time.monotonic()
+        self._records_since_snapshot = 0
+        self._snapshot_thread = threading.Thread(target=self.take_snapshot, name=f"snapshot-{self.partition_id}", daemon=True)
+        self._snapshot_thread.start()
+
+    def take_snapshot(self) -> int:
+        position = self.snapshots.take(self.store)
+        # Compaction happens on the processing thread, which owns the log.
+        self._compact_before = position + 1
+        log.info("snapshot taken", extra={"partition": self.partition_id, "position": position})
+        return position

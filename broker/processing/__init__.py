@@ -1,0 +1,1 @@
+"""Processors: one per (value type, intent), registered in `broker.engine.engine.PROCESSORS`."""

@@ -1,0 +1,207 @@
+"""One class per BPMN element type: what happens when a token enters it, and which flows it
+takes when it completes. Shared work (variables, incidents, subscriptions) is in
+`BpmnBehavior`, passed in, not inherited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from propolis.bpmn.model import Element, ElementKind
+from propolis.broker.processing.bpmn_behavior import BpmnBehavior, ExpressionFailure
+
+from propolis.records import JobIntent, MessageSubscriptionIntent, ValueType
+from propolis.records import ProcessInstanceIntent as PI
+
+JOB_RETRIES_DEFAULT = 3
+
+
+class ElementBehavior:
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        raise NotImplementedError
+
+    def outgoing_on_complete(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> list[str]:
+        """Activities take every outgoing flow (an implicit parallel split), as in Zeebe."""
+        return list(element.outgoing)
+
+
+class ProcessBehavior(ElementBehavior):
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+        process, _ = bpmn.model(instance)
+        start_ids = instance.get("startElementIds") or [process.start_event_id]
+        for element_id in start_ids:
+            bpmn.activate(instance, process.elements[element_id], [])
+
+    def outgoing_on_complete(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> list[str]:
+        return []
+
+
+class PassThroughBehavior(ElementBehavior):
+    """None start event, none end event: enter and leave at once."""
+
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        bpmn.apply_input_mappings(instance, element)
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+        bpmn.complete(instance)
+
+
+class ServiceTaskBehavior(ElementBehavior):
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        bpmn.apply_input_mappings(instance, element)
+        variables = bpmn.variables_for(instance["key"])
+        job_type = bpmn.evaluate(element.job_type, variables, f"job type of element '{element.id}'")
+        if not isinstance(job_type, str) or not job_type:
+            raise ExpressionFailure(
+                "EXTRACT_VALUE_ERROR",
+                f"Expected the job type of element '{element.id}' ({element.job_type.source}) to be a non-empty string, but it was {job_type!r}",
+            )
+        retries: Any = JOB_RETRIES_DEFAULT
+        if element.job_retries is not None:
+            retries = bpmn.evaluate(element.job_retries, variables, f"job retries of element '{element.id}'")
+            try:
+                retries = int(retries)
+            except (TypeError, ValueError):
+                raise ExpressionFailure(
+                    "EXTRACT_VALUE_ERROR",
+                    f"Expected the job retries of element '{element.id}' to be a number, but it was {retries!r}",
+                ) from None
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+        job = {
+            "type": job_type,
+            "retries": retries,
+            "deadline": -1,
+            "worker": "",
+            "customHeaders": dict(element.task_headers),
+            "errorMessage": "",
+            "errorCode": "",
+            "retryBackoff": 0,
+            "recurringTime": -1,
+            "elementId": element.id,
+            "elementInstanceKey": instance["key"],
+            "processInstanceKey": instance["processInstanceKey"],
+            "bpmnProcessId": instance["bpmnProcessId"],
+            "processDefinitionVersion": instance["version"],
+            "processDefinitionKey": instance["processDefinitionKey"],
+            "tenantId": instance["tenantId"],
+            "variables": {},
+        }
+        bpmn.ctx.event(ValueType.JOB, JobIntent.CREATED, bpmn.ctx.keys.next(), job, instance["tenantId"])
+        bpmn.ctx.job_available(job_type)
+
+
+class MessageCatchBehavior(ElementBehavior):
+    """Intermediate message catch event and receive task: wait for a correlated message."""
+
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        bpmn.apply_input_mappings(instance, element)
+        variables = bpmn.variables_for(instance["key"])
+        message = element.message
+        name = bpmn.evaluate(message.name, variables, f"message name of element '{element.id}'")
+        if not isinstance(name, str) or not name:
+            raise ExpressionFailure("EXTRACT_VALUE_ERROR", f"Expected the message name of element '{element.id}' to be a non-empty string, but it was {name!r}")
+        correlation_key = ""
+        if message.correlation_key is not None:
+            correlation_key = bpmn.evaluate(message.correlation_key, variables, f"correlation key of element '{element.id}'")
+            if isinstance(correlation_key, bool) or not isinstance(correlation_key, (str, int, float)):
+                raise ExpressionFailure(
+                    "EXTRACT_VALUE_ERROR",
+                    f"Failed to extract the correlation key for '{message.correlation_key.source}' of element '{element.id}': "
+                    f"the value must be either a string or a number, but was {correlation_key!r}",
+                )
+            if isinstance(correlation_key, float) and correlation_key.is_integer():
+                correlation_key = int(correlation_key)
+            correlation_key = str(correlation_key)
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+        subscription = {
+            "messageName": name,
+            "correlationKey": correlation_key,
+            "elementInstanceKey": instance["key"],
+            "processInstanceKey": instance["processInstanceKey"],
+            "bpmnProcessId": instance["bpmnProcessId"],
+            "elementId": element.id,
+            "tenantId": instance["tenantId"],
+            "messageKey": -1,
+            "variables": {},
+        }
+        bpmn.ctx.event(ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.CREATED, instance["key"], subscription, instance["tenantId"])
+        # A message published before the subscription opened correlates now, once per process.
+        messages = bpmn.state.messages
+        for message_key in messages.buffered(instance["tenantId"], name, correlation_key):
+            stored = messages.get(message_key)
+            if stored is None or stored["deadline"] <= bpmn.ctx.now_ms:
+                continue
+            if messages.correlated_to(message_key, instance["bpmnProcessId"]):
+                continue
+            correlate(bpmn, subscription, message_key, stored.get("variables") or {})
+            return
+
+
+def correlate(bpmn: BpmnBehavior, subscription: dict[str, Any], message_key: int, variables: dict[str, Any]) -> None:
+    """Hand a message to a waiting element and complete it with the message's variables."""
+    correlated = dict(subscription, messageKey=message_key, variables=variables)
+    bpmn.ctx.event(
+        ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.CORRELATED,
+        subscription["elementInstanceKey"], correlated, subscription["tenantId"],
+    )
+    instance = bpmn.state.element_instances.get(subscription["elementInstanceKey"])
+    instance.pop("subscription", None)
+    bpmn.complete(instance, variables)
+
+
+class ExclusiveGatewayBehavior(ElementBehavior):
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        flow_id = self._choose(bpmn, instance, element)
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+        instance["chosenFlowId"] = flow_id
+        bpmn.complete(instance)
+
+    def _choose(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> str | None:
+        if not element.outgoing:
+            return None
+        process, _ = bpmn.model(instance)
+        variables = bpmn.variables_for(instance["flowScopeKey"])
+        for flow_id in element.outgoing:
+            if flow_id == element.default_flow_id:
+                continue
+            flow = process.flows[flow_id]
+            if flow.condition is None:
+                return flow_id
+            try:
+                result = flow.condition.evaluate(variables)
+            except Exception as error:  # a user's condition fails: an incident, not a crash
+                raise ExpressionFailure(
+                    "CONDITION_ERROR",
+                    f"Expected to evaluate the condition '{flow.condition.source}' of sequence flow '{flow_id}', but it failed: {error}",
+                ) from error
+            if result is True:
+                return flow_id
+        if element.default_flow_id:
+            return element.default_flow_id
+        raise ExpressionFailure(
+            "CONDITION_ERROR",
+            f"Expected at least one condition to evaluate to true, or to have a default flow, at exclusive gateway '{element.id}'",
+        )
+
+    def outgoing_on_complete(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> list[str]:
+        # Re-evaluated here only when completion was retried after an incident.
+        flow_id = instance.get("chosenFlowId") or self._choose(bpmn, instance, element)
+        return [flow_id] if flow_id else []
+
+
+class ParallelGatewayBehavior(ElementBehavior):
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+        bpmn.complete(instance)
+
+
+ELEMENTS: dict[ElementKind, ElementBehavior] = {
+    ElementKind.PROCESS: ProcessBehavior(),
+    ElementKind.START_EVENT: PassThroughBehavior(),
+    ElementKind.END_EVENT: PassThroughBehavior(),
+    ElementKind.SERVICE_TASK: ServiceTaskBehavior(),
+    ElementKind.RECEIVE_TASK: MessageCatchBehavior(),
+    ElementKind.INTERMEDIATE_CATCH_EVENT: MessageCatchBehavior(),
+    ElementKind.EXCLUSIVE_GATEWAY: ExclusiveGatewayBehavior(),
+    ElementKind.PARALLEL_GATEWAY: ParallelGatewayBehavior(),
+}
