@@ -24,7 +24,7 @@ def create_instance(ctx: ProcessingContext, services: Services) -> None:
         if element_id not in process.elements:
             raise RejectionError(
                 RejectionType.INVALID_ARGUMENT,
-                expected("create an instance of process '%s' starting at element '%s'" % (process.id, element_id), "no element with that id exists in the process"),
+                expected(f"create an instance of process '{process.id}' starting at element '{element_id}'", "no element with that id exists in the process"),
             )
 
     bpmn = BpmnBehavior(ctx, services.processes)
