@@ -29,13 +29,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from propolis.broker.appliers import apply_event
 from propolis.broker.client import BrokerOverloadedError, BrokerUnavailableError
 from propolis.broker.config import BrokerConfig
 from propolis.broker.engine.context import KeyGenerator
 from propolis.broker.engine.engine import Engine
 from propolis.broker.processing.process_cache import ProcessCache
 from propolis.broker.processing.services import Services
+from propolis.broker.recovery import replay
 from propolis.broker.snapshots import SnapshotStore, is_valid_state
 from propolis.broker.state import State
 from propolis.broker.state.store import Store
@@ -54,7 +54,6 @@ UNSHEDDABLE = {
     (ValueType.JOB, JobIntent.THROW_ERROR),
     (ValueType.JOB, JobIntent.YIELD),
 }
-REPLAY_BATCHES_PER_TXN = 1_000
 
 JobTypesListener = Callable[[set[str]], None]
 
@@ -128,46 +127,14 @@ class Partition:
 
     # -- recovery ----------------------------------------------------------------------
     def _replay(self) -> int:
-        applied = self._applied_position()
-        batch: list[Record] = []
-        complete: list[Record] = []
-        replayed = 0
-        batches = 0
-        for _, payload in self.log.reader(applied + 1):
-            record = Record.decode(payload)
-            batch.append(record)
-            if record.batch_end:
-                complete.extend(batch)
-                batch = []
-                batches += 1
-                if batches >= REPLAY_BATCHES_PER_TXN:
-                    replayed += self._apply(complete)
-                    complete, batches = [], 0
-        replayed += self._apply(complete)
-        if batch:
+        replayed, incomplete_from = replay(self.log, self.state, self.keys)
+        if incomplete_from is not None:
             log.warning(
                 "dropping an incomplete batch at the end of the log",
-                extra={"partition": self.partition_id, "from_position": batch[0].position, "records": len(batch)},
+                extra={"partition": self.partition_id, "from_position": incomplete_from},
             )
-            self.log.truncate(batch[0].position - 1)
+            self.log.truncate(incomplete_from - 1)
         return replayed
-
-    def _apply(self, records: list[Record]) -> int:
-        if not records:
-            return 0
-        last_command = 0
-        with self.store.env.begin(write=True) as txn:
-            self.state.tables.txn = txn
-            for record in records:
-                if record.record_type == RecordType.EVENT:
-                    apply_event(self.state, record)
-                    self.keys.observe(record.key)
-                else:
-                    last_command = record.position
-            meta = self.state.meta
-            self.state.meta.set_positions(records[-1].position, max(last_command, meta.last_processed_position()))
-            meta.set_key_counter(self.keys.counter)
-        return len(records)
 
     # -- commands ----------------------------------------------------------------------
     def submit(self, command: Record) -> concurrent.futures.Future[Record]:
