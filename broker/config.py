@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, fields
 from pathlib import Path
+
+ENV_PREFIX = "PROPOLIS_"
 
 
 @dataclass
@@ -29,3 +32,15 @@ class BrokerConfig:
     job_batch_bytes_max: int = 4 << 20
     # Variables larger than this (one document, encoded) are rejected with INVALID_ARGUMENT.
     variables_bytes_max: int = 4 << 20
+
+    def __post_init__(self) -> None:
+        # Environment variables (PROPOLIS_<FIELD>) fill in what the caller left at its default,
+        # so flags win over the environment, which wins over the defaults.
+        defaults = BrokerConfig.__dataclass_fields__
+        for field in fields(self):
+            raw = os.environ.get(ENV_PREFIX + field.name.upper())
+            if raw is None or getattr(self, field.name) != defaults[field.name].default:
+                continue
+            kind = type(defaults[field.name].default)
+            setattr(self, field.name, Path(raw) if kind is type(Path()) or field.name == "data_dir" else kind(raw))
+        self.data_dir = Path(self.data_dir)

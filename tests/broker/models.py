@@ -1,0 +1,116 @@
+"""Small BPMN models for engine tests, written as Camunda Modeler would (minus diagrams)."""
+
+from __future__ import annotations
+
+HEADER = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'id="Definitions_1" targetNamespace="http://bpmn.io/schema/bpmn">\n'
+)
+
+
+def _process(process_id: str, body: str, extra: str = "") -> bytes:
+    return (HEADER + f'<bpmn:process id="{process_id}" isExecutable="true">\n{body}\n</bpmn:process>\n{extra}</bpmn:definitions>\n').encode()
+
+
+def flow(flow_id: str, source: str, target: str, condition: str | None = None) -> str:
+    if condition is None:
+        return f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}" />'
+    return (
+        f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}">'
+        f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}</bpmn:conditionExpression>'
+        "</bpmn:sequenceFlow>"
+    )
+
+
+def service_task(task_id: str, job_type: str, retries: str = "3", io: str = "", headers: str = "") -> str:
+    return (
+        f'<bpmn:serviceTask id="{task_id}"><bpmn:extensionElements>'
+        f'<zeebe:taskDefinition type="{job_type}" retries="{retries}" />{io}{headers}'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+
+
+def start_end(process_id: str = "start-end") -> bytes:
+    return _process(process_id, '<bpmn:startEvent id="start" /><bpmn:endEvent id="end" />' + flow("f1", "start", "end"))
+
+
+def one_task(process_id: str = "one-task", job_type: str = "work", retries: str = "3", io: str = "") -> bytes:
+    return _process(
+        process_id,
+        '<bpmn:startEvent id="start" />'
+        + service_task("task", job_type, retries, io, '<zeebe:taskHeaders><zeebe:header key="k" value="v" /></zeebe:taskHeaders>')
+        + '<bpmn:endEvent id="end" />'
+        + flow("f1", "start", "task")
+        + flow("f2", "task", "end"),
+    )
+
+
+def exclusive(process_id: str = "exclusive") -> bytes:
+    return _process(
+        process_id,
+        '<bpmn:startEvent id="start" />'
+        '<bpmn:exclusiveGateway id="gw" default="to-small" />'
+        + service_task("big", "big")
+        + service_task("small", "small")
+        + '<bpmn:endEvent id="end-big" /><bpmn:endEvent id="end-small" />'
+        + flow("f1", "start", "gw")
+        + flow("to-big", "gw", "big", "=amount &gt; 100")
+        + flow("to-small", "gw", "small")
+        + flow("f3", "big", "end-big")
+        + flow("f4", "small", "end-small"),
+    )
+
+
+def exclusive_without_default(process_id: str = "exclusive-strict") -> bytes:
+    return _process(
+        process_id,
+        '<bpmn:startEvent id="start" /><bpmn:exclusiveGateway id="gw" />'
+        '<bpmn:endEvent id="end-a" /><bpmn:endEvent id="end-b" />'
+        + flow("f1", "start", "gw")
+        + flow("to-a", "gw", "end-a", "=x = 1")
+        + flow("to-b", "gw", "end-b", "=x = 2"),
+    )
+
+
+def parallel(process_id: str = "parallel") -> bytes:
+    return _process(
+        process_id,
+        '<bpmn:startEvent id="start" /><bpmn:parallelGateway id="fork" /><bpmn:parallelGateway id="join" />'
+        + service_task("a", "a")
+        + service_task("b", "b")
+        + '<bpmn:endEvent id="end" />'
+        + flow("f1", "start", "fork")
+        + flow("f2", "fork", "a")
+        + flow("f3", "fork", "b")
+        + flow("f4", "a", "join")
+        + flow("f5", "b", "join")
+        + flow("f6", "join", "end"),
+    )
+
+
+def message_catch(process_id: str = "message-catch", receive_task: bool = False) -> bytes:
+    catch = (
+        '<bpmn:receiveTask id="wait" messageRef="msg" />'
+        if receive_task
+        else '<bpmn:intermediateCatchEvent id="wait"><bpmn:messageEventDefinition messageRef="msg" /></bpmn:intermediateCatchEvent>'
+    )
+    message = (
+        '<bpmn:message id="msg" name="payment-received"><bpmn:extensionElements>'
+        '<zeebe:subscription correlationKey="=orderId" /></bpmn:extensionElements></bpmn:message>\n'
+    )
+    return _process(
+        process_id,
+        '<bpmn:startEvent id="start" />' + catch + '<bpmn:endEvent id="end" />' + flow("f1", "start", "wait") + flow("f2", "wait", "end"),
+        extra=message,
+    )
+
+
+def io_mapping(process_id: str = "io-mapping") -> bytes:
+    io = (
+        '<zeebe:ioMapping><zeebe:input source="=order.total * 2" target="doubled" />'
+        '<zeebe:output source="=result + 1" target="finalResult" /></zeebe:ioMapping>'
+    )
+    return one_task(process_id, "io", io=io)
