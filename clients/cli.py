@@ -1,0 +1,573 @@
+"""The `propolis` command line: run a development broker, deploy, start instances, run workers.
+
+Every command but `dev` is a client of a gateway (`--address`, default `$PROPOLIS_ADDRESS` or
+127.0.0.1:26500). A gRPC error prints `error: <STATUS>: <message>` and exits 1; malformed
+arguments print `error: <argument>: <what is wrong>` and exit 1 (argparse's own usage errors
+exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from propolis.clients.client import DEFAULT_ADDRESS, PropolisClient
+from propolis.clients.durations import parse_duration_ms
+from propolis.clients.errors import GatewayError, UsageError
+from propolis.clients.logging_setup import LEVELS, setup_logging
+
+ADDRESS_ENV = "PROPOLIS_ADDRESS"
+DATA_DIR_ENV = "PROPOLIS_DATA_DIR"
+HOST_ENV = "PROPOLIS_GATEWAY_HOST"
+PORT_ENV = "PROPOLIS_GATEWAY_PORT"
+# The same names that BrokerConfig reads for its own fields.
+PARTITIONS_ENV = "PROPOLIS_PARTITION_COUNT"
+
+DEFAULT_DATA_DIR = "./data"
+DEFAULT_HOST = "0.0.0.0"
+DEFAULT_PORT = 26500
+PARTITIONS_MAX = 64
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' line breaks; defaults are written into each option's help."""
+
+
+# -- argument types ------------------------------------------------------------------------
+
+
+def _key(text: str) -> int:
+    try:
+        key = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a numeric key, got {text!r}") from None
+    if key < 0:
+        raise argparse.ArgumentTypeError(f"expected a positive key, got {text!r}")
+    return key
+
+
+def _duration(text: str) -> int:
+    try:
+        return parse_duration_ms(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port in 0..65535 (0 = any free), got {value}")
+    return value
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise UsageError(f"{name}: expected a whole number, got {raw!r}") from None
+
+
+_JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean",
+               type(None): "null"}
+
+
+def parse_variables(text: str | None, flag: str = "--variables") -> dict[str, Any] | None:
+    """A JSON object given inline or as `@path/to/file.json`; None when not given."""
+    if text is None:
+        return None
+    source = text
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            source = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"{flag}: cannot read {path}: {error.strerror}") from None
+    try:
+        value = json.loads(source)
+    except json.JSONDecodeError as error:
+        raise UsageError(
+            f"{flag}: invalid JSON: {error.msg} at line {error.lineno} column {error.colno}; "
+            """expected an object like '{"orderId": 7}'"""
+        ) from None
+    if not isinstance(value, dict):
+        kind = _JSON_KINDS.get(type(value), "value")
+        raise UsageError(
+            f"""{flag}: expected a JSON object like '{{"orderId": 7}}', got a JSON {kind}"""
+        )
+    return value
+
+
+# -- output --------------------------------------------------------------------------------
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=None, sort_keys=False))
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from propolis.clients.dev_server import DevSettings, serve
+
+    partitions = args.partitions
+    if not 1 <= partitions <= PARTITIONS_MAX:
+        raise UsageError(f"--partitions: expected 1..{PARTITIONS_MAX}, got {partitions}")
+    settings = DevSettings(
+        data_dir=Path(args.data_dir),
+        host=args.host,
+        port=args.port,
+        partition_count=partitions,
+    )
+    try:
+        asyncio.run(serve(settings))
+    except OSError as error:
+        print(f"error: propolis dev: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace, client: PropolisClient) -> int:
+    paths = [Path(p) for p in args.files]
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"FILE: {path}: no such file")
+    deployment = client.deploy(*paths, tenant_id=args.tenant_id)
+    if args.json:
+        _print_json({
+            "key": deployment.key,
+            "processes": [
+                {"processId": p.process_id, "version": p.version, "key": p.key,
+                 "resourceName": p.resource_name, "duplicate": p.duplicate}
+                for p in deployment.processes
+            ],
+        })
+        return 0
+    for process in deployment.processes:
+        note = " (duplicate: already deployed, unchanged)" if process.duplicate else ""
+        print(f"{process.process_id} version {process.version} key {process.key} "
+              f"from {process.resource_name}{note}")
+    return 0
+
+
+def cmd_create_instance(args: argparse.Namespace, client: PropolisClient) -> int:
+    variables = parse_variables(args.variables)
+    if args.with_result:
+        fetch = [name for name in (args.fetch_variables or "").split(",") if name]
+        instance = client.create_instance_with_result(
+            args.process_id,
+            variables,
+            version=args.version,
+            request_timeout_ms=args.request_timeout,
+            fetch_variables=fetch,
+            tenant_id=args.tenant_id,
+        )
+    else:
+        instance = client.create_instance(
+            args.process_id, variables, version=args.version, tenant_id=args.tenant_id
+        )
+    if args.json:
+        out: dict[str, Any] = {
+            "key": instance.key, "processId": instance.process_id, "version": instance.version,
+            "processDefinitionKey": instance.process_definition_key,
+        }
+        if args.with_result:
+            out["variables"] = instance.variables
+        _print_json(out)
+        return 0
+    print(instance.key)
+    if args.with_result:
+        print(json.dumps(instance.variables, sort_keys=True))
+    return 0
+
+
+def cmd_publish_message(args: argparse.Namespace, client: PropolisClient) -> int:
+    key = client.publish_message(
+        args.name,
+        args.correlation_key,
+        parse_variables(args.variables),
+        ttl_ms=args.ttl,
+        message_id=args.message_id,
+        tenant_id=args.tenant_id,
+    )
+    if args.json:
+        _print_json({"key": key})
+    else:
+        print(key)
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, client: PropolisClient) -> int:
+    client.cancel_instance(args.key)
+    print(f"cancelled process instance {args.key}")
+    return 0
+
+
+def cmd_resolve_incident(args: argparse.Namespace, client: PropolisClient) -> int:
+    client.resolve_incident(args.key)
+    print(f"resolved incident {args.key}")
+    return 0
+
+
+def cmd_set_variables(args: argparse.Namespace, client: PropolisClient) -> int:
+    variables = parse_variables(args.variables)
+    assert variables is not None  # the flag is required
+    key = client.set_variables(args.key, variables, local=args.local)
+    print(key)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, client: PropolisClient) -> int:
+    topology = client.topology()
+    if args.json:
+        _print_json(topology.to_dict())
+        return 0
+    print(f"Cluster size: {topology.cluster_size}")
+    print(f"Partitions count: {topology.partitions_count}")
+    print(f"Replication factor: {topology.replication_factor}")
+    print(f"Gateway version: {topology.gateway_version or 'unknown'}")
+    print("Brokers:")
+    for broker in sorted(topology.brokers, key=lambda b: b.node_id):
+        print(f"  Broker {broker.node_id} - {broker.host}:{broker.port}")
+        print(f"    Version: {broker.version}")
+        for p in sorted(broker.partitions, key=lambda p: p.partition_id):
+            print(f"    Partition {p.partition_id} : {p.role.title()}, {p.health.title()}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, client: PropolisClient) -> int:
+    from propolis.clients.worker import JobWorker, ShellCommandHandler
+
+    handler = ShellCommandHandler(
+        args.handler, timeout_s=args.timeout / 1000, retry_backoff_ms=args.retry_backoff
+    )
+    worker = JobWorker(
+        client,
+        args.type,
+        handler,
+        name=args.name,
+        max_jobs=args.max_jobs,
+        timeout_ms=args.timeout,
+        poll_request_timeout_ms=args.poll_timeout,
+        fetch_variables=[n for n in (args.fetch_variables or "").split(",") if n],
+    )
+    signals_seen = 0
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        if signals_seen == 1:
+            print("propolis worker: stopping; waiting for running handlers "
+                  "(signal again to kill them)", file=sys.stderr, flush=True)
+            worker.stop()
+        else:
+            handler.kill_all()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    print(
+        f"propolis worker: handling '{args.type}' jobs from {client.address} "
+        f"with {args.handler!r}, at most {args.max_jobs} at once",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        worker.run()
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+    print(
+        f"propolis worker: stopped; {worker.completed} jobs completed, {worker.failed} failed",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------
+
+
+def _global_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    """Global options work before and after the subcommand: `propolis status --json`."""
+
+    def default(value: Any) -> Any:
+        return value if top_level else argparse.SUPPRESS
+
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--address",
+        default=default(os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS),
+        help=f"the gateway's host:port (env {ADDRESS_ENV}; default %(default)s)"
+        if top_level else f"the gateway's host:port (env {ADDRESS_ENV}; default {DEFAULT_ADDRESS})",
+    )
+    group.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LEVELS,
+        default=default(None),
+        metavar="LEVEL",
+        help="debug, info, warning, error or critical (env PROPOLIS_LOG_LEVEL; default warning)",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="print results as one JSON object instead of text",
+    )
+    group.add_argument(
+        "--tenant-id",
+        default=default(""),
+        help="tenant of deployments, instances and messages (empty: the default tenant)",
+    )
+
+
+def _subparser(
+    subparsers: Any, name: str, help_text: str, examples: str, handler: Callable[..., int],
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name,
+        help=help_text,
+        description=description or help_text,
+        epilog="examples:\n" + examples,
+        formatter_class=_Formatter,
+    )
+    _global_options(parser, top_level=False)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _group(subparsers: Any, name: str, help_text: str) -> Any:
+    parser = subparsers.add_parser(name, help=help_text, description=help_text,
+                                   formatter_class=_Formatter)
+    children = parser.add_subparsers(dest=f"{name}_what", metavar="WHAT", required=True)
+    return children
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="propolis",
+        description="propolis: a BPMN workflow broker that speaks Zeebe's gateway protocol.",
+        epilog="""examples:
+  propolis dev                                   # broker + gateway on :26500, data in ./data
+  propolis deploy order.bpmn
+  propolis create instance order --variables '{"orderId": 7}'
+  propolis worker charge --handler ./charge.sh
+  propolis status
+
+run 'propolis COMMAND --help' for a command's options.""",
+        formatter_class=_Formatter,
+    )
+    _global_options(parser, top_level=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    dev = _subparser(
+        commands, "dev", "run a broker and its gateway in one process",
+        f"""  propolis dev
+  propolis dev --data-dir /tmp/propolis --port 26600 --partitions 3
+  {PORT_ENV}=0 propolis dev      # any free port; the ready line tells which
+
+Prints 'propolis dev: gateway on HOST:PORT, data in DIR' to stderr once it accepts calls.
+Stops cleanly (exit 0) on Ctrl-C or SIGTERM.""",
+        cmd_dev,
+    )
+    dev.add_argument("--data-dir", default=os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR,
+                     help=f"where the log, state and snapshots live "
+                          f"(env {DATA_DIR_ENV}; default %(default)s)")
+    dev.add_argument("--host", default=os.environ.get(HOST_ENV) or DEFAULT_HOST,
+                     help=f"the gateway's listen address (env {HOST_ENV}; default %(default)s)")
+    dev.add_argument("--port", type=_port, default=None,
+                     help=f"the gateway's gRPC port, 0 for any free one "
+                          f"(env {PORT_ENV}; default {DEFAULT_PORT})")
+    dev.add_argument("--partitions", type=_positive_int, default=None,
+                     help=f"number of partitions (env {PARTITIONS_ENV}; default 1)")
+
+    deploy = _subparser(
+        commands, "deploy", "deploy BPMN files",
+        """  propolis deploy order.bpmn
+  propolis deploy order.bpmn shipping.bpmn --json
+
+Prints one line per process: its id, version and key; a resource identical to the latest
+deployed version is reported as a duplicate and creates nothing.""",
+        cmd_deploy,
+    )
+    deploy.add_argument("files", nargs="+", metavar="FILE", help="BPMN files (.bpmn)")
+
+    create = _group(commands, "create", "create resources (process instances)")
+    instance = _subparser(
+        create, "instance", "create a process instance",
+        """  propolis create instance order
+  propolis create instance order --variables '{"orderId": 7}'
+  propolis create instance order --variables @vars.json --version 2
+  propolis create instance order --with-result --request-timeout 30s
+
+Prints the instance's key; with --with-result, waits until the instance completes and
+prints its variables as JSON on a second line.""",
+        cmd_create_instance,
+    )
+    instance.add_argument("process_id", metavar="PROCESS_ID", help="the BPMN process id")
+    instance.add_argument("--version", type=int, default=-1,
+                          help="the process version (-1: the latest)")
+    instance.add_argument("--variables", metavar="JSON",
+                          help="a JSON object, or @FILE to read one from a file")
+    instance.add_argument("--with-result", action="store_true",
+                          help="wait for the instance to complete and print its variables")
+    instance.add_argument("--request-timeout", type=_duration, default=10_000,
+                          metavar="DURATION",
+                          help="with --with-result: how long to wait (e.g. 10s, 2m; default 10s)")
+    instance.add_argument("--fetch-variables", metavar="NAMES",
+                          help="with --with-result: only these variables (comma-separated)")
+
+    publish = _group(commands, "publish", "publish messages")
+    message = _subparser(
+        publish, "message", "publish a message",
+        """  propolis publish message payment-received --correlation-key order-7
+  propolis publish message payment-received --correlation-key order-7 \\
+      --variables '{"amount": 12.5}' --ttl 10m --message-id pay-7
+
+Prints the message's key. With a TTL the message waits that long for a subscription.""",
+        cmd_publish_message,
+    )
+    message.add_argument("name", metavar="NAME", help="the message name")
+    message.add_argument("--correlation-key", required=True, metavar="KEY",
+                         help="the value that the subscription's correlation key must equal")
+    message.add_argument("--variables", metavar="JSON",
+                         help="a JSON object, or @FILE to read one from a file")
+    message.add_argument("--ttl", type=_duration, default=0, metavar="DURATION",
+                         help="time to live, e.g. 500ms, 10s, 10m, 1h (default 0: no buffering)")
+    message.add_argument("--message-id", default="", metavar="ID",
+                         help="a unique id: a second message with the same id is rejected")
+
+    cancel = _subparser(
+        commands, "cancel", "cancel a process instance",
+        """  propolis cancel 2251799813685249""",
+        cmd_cancel,
+    )
+    cancel.add_argument("key", type=_key, metavar="KEY", help="the process instance key")
+
+    resolve = _group(commands, "resolve", "resolve incidents")
+    incident = _subparser(
+        resolve, "incident", "mark an incident resolved so the element is retried",
+        """  propolis resolve incident 2251799813685260
+
+For a job incident, give the job retries first; then resolving makes it activatable again.""",
+        cmd_resolve_incident,
+    )
+    incident.add_argument("key", type=_key, metavar="KEY", help="the incident key")
+
+    set_group = _group(commands, "set", "set values (variables)")
+    variables = _subparser(
+        set_group, "variables", "set variables in a process instance or one of its elements",
+        """  propolis set variables 2251799813685249 --variables '{"approved": true}'
+  propolis set variables 2251799813685255 --variables '{"x": 1}' --local
+
+Prints the key of the variable update.""",
+        cmd_set_variables,
+    )
+    variables.add_argument("key", type=_key, metavar="KEY",
+                           help="process instance key or element instance key")
+    variables.add_argument("--variables", required=True, metavar="JSON",
+                           help="a JSON object, or @FILE to read one from a file")
+    variables.add_argument("--local", action="store_true",
+                           help="set them on that scope only, not propagated to its parents")
+
+    _subparser(
+        commands, "status", "show the cluster topology: brokers, partitions, roles, health",
+        """  propolis status
+  propolis status --json
+  propolis status --address 10.0.0.5:26500""",
+        cmd_status,
+    )
+
+    worker = _subparser(
+        commands, "worker", "run a job worker that calls a shell command per job",
+        """  propolis worker charge --handler ./charge.sh
+  propolis worker work --handler 'jq "{done: true}"' --max-jobs 8 --timeout 1m
+  propolis worker work --handler 'python3 handle.py'
+
+The handler runs through the shell, once per job, with the job's variables as a JSON object
+on stdin and PROPOLIS_JOB_KEY, PROPOLIS_JOB_TYPE, PROPOLIS_JOB_RETRIES,
+PROPOLIS_PROCESS_INSTANCE_KEY, PROPOLIS_PROCESS_ID, PROPOLIS_ELEMENT_ID,
+PROPOLIS_ELEMENT_INSTANCE_KEY and PROPOLIS_JOB_CUSTOM_HEADERS in its environment.
+  exit 0, stdout a JSON object  -> the job completes with those variables
+  exit 0, stdout empty          -> the job completes without variables
+  exit non-zero                 -> the job fails (retries - 1) with the end of stderr as message
+  stdout not a JSON object      -> the job fails, saying so
+Ctrl-C stops polling and waits for running handlers; a second Ctrl-C kills them.""",
+        cmd_worker,
+        description="Run a job worker: long-poll for jobs of TYPE and run a shell command per job.",
+    )
+    worker.add_argument("type", metavar="TYPE", help="the job type (the service task's type)")
+    worker.add_argument("--handler", required=True, metavar="CMD",
+                        help="shell command to run per job")
+    worker.add_argument("--max-jobs", type=_positive_int, default=32, metavar="N",
+                        help="handlers running at once, and jobs activated at most (default 32)")
+    worker.add_argument("--timeout", type=_duration, default=300_000, metavar="DURATION",
+                        help="how long a job stays locked to this worker; a handler running "
+                             "longer is killed (default 5m)")
+    worker.add_argument("--name", default=f"propolis-worker-{os.getpid()}",
+                        help="the worker name recorded on activated jobs (default propolis-worker-PID)")
+    worker.add_argument("--poll-timeout", type=_duration, default=10_000, metavar="DURATION",
+                        help="how long one long poll waits for jobs (default 10s)")
+    worker.add_argument("--retry-backoff", type=_duration, default=0, metavar="DURATION",
+                        help="when a handler fails, wait this long before the job is retried")
+    worker.add_argument("--fetch-variables", metavar="NAMES",
+                        help="only these variables (comma-separated; default: all)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        try:
+            setup_logging(args.log_level)
+        except ValueError as error:
+            raise UsageError(f"--log-level: {error}") from None
+        if args.command == "dev":
+            if args.port is None:
+                args.port = _env_int(PORT_ENV, DEFAULT_PORT)
+            if args.partitions is None:
+                args.partitions = _env_int(PARTITIONS_ENV, 1)
+            return args.handler(args)
+        with PropolisClient(args.address) as client:
+            return args.handler(args, client)
+    except GatewayError as error:
+        print(f"error: {error.status}: {error.message}", file=sys.stderr)
+        return 1
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `propolis status | head -1`: the reader left; not an error of ours.
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""`propolis dev`: a broker and a gateway in one process, for development and tests.
+
+This is the one place in `clients/` that wires the broker itself (not only its client side)
+to the gateway: it is the composition root of the single-process shape. The imports happen
+inside `serve` so that every other CLI command works without loading the broker.
+
+Lifecycle: start the broker (opening and recovering its partitions), start the gateway, print
+the ready line to stderr, wait for SIGINT or SIGTERM, then stop the gateway (in-flight calls get
+`GATEWAY_STOP_GRACE_S`) and close the broker. A clean stop exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+GATEWAY_STOP_GRACE_S = 1.0
+READY_LINE_PREFIX = "propolis dev: gateway on "
+
+
+@dataclass(frozen=True, slots=True)
+class DevSettings:
+    data_dir: Path
+    host: str
+    port: int
+    partition_count: int
+
+
+def ready_line(host: str, port: int, data_dir: Path) -> str:
+    return f"{READY_LINE_PREFIX}{host}:{port}, data in {data_dir}"
+
+
+async def serve(settings: DevSettings) -> None:
+    from propolis.broker.broker import Broker
+    from propolis.broker.client import InProcessBrokerClient
+    from propolis.broker.config import BrokerConfig
+    from propolis.gateway.config import GatewayConfig
+    from propolis.gateway.server import GatewayServer
+
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop_requested.set)
+
+    broker = Broker(
+        BrokerConfig(data_dir=settings.data_dir, partition_count=settings.partition_count)
+    )
+    broker.start()  # opens the partitions, replaying their logs; nothing else runs yet
+    try:
+        server = GatewayServer(
+            InProcessBrokerClient(broker), GatewayConfig(host=settings.host, port=settings.port)
+        )
+        port = await server.start()
+        try:
+            print(ready_line(settings.host, port, settings.data_dir), file=sys.stderr, flush=True)
+            log.info(
+                "propolis dev ready",
+                extra={"host": settings.host, "port": port, "data_dir": str(settings.data_dir),
+                       "partitions": settings.partition_count},
+            )
+            await stop_requested.wait()
+            log.info("stopping")
+        finally:
+            await server.stop(grace_s=GATEWAY_STOP_GRACE_S)
+    finally:
+        broker.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
