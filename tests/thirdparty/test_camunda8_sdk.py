@@ -1,0 +1,52 @@
+"""@camunda8/sdk (from npm, unmodified): its Zeebe gRPC client against a real `propolis dev`.
+
+The scenario is a node script, node/sdk_smoke.mjs; it prints `SUMMARY {json}` on its last line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.thirdparty.conftest import NODE_DIR
+
+pytestmark = pytest.mark.thirdparty
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bpmn" / "cli"
+SCRIPT = NODE_DIR / "sdk_smoke.mjs"
+SCRIPT_TIMEOUT_S = 180
+
+
+def test_deploy_work_create_with_result_publish_and_cancel(camunda8_sdk: Path,
+                                                          propolis_dev) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZEEBE_", "CAMUNDA_"))}
+    env.update({
+        "ZEEBE_GRPC_ADDRESS": f"grpc://{propolis_dev.address}",
+        "CAMUNDA_AUTH_STRATEGY": "NONE",
+        "CAMUNDA_SECURE_CONNECTION": "false",
+        "ZEEBE_INSECURE_CONNECTION": "true",
+        "CAMUNDA_TENANT_ID": "",
+    })
+    result = subprocess.run(
+        [str(camunda8_sdk), str(SCRIPT), str(FIXTURES)], cwd=NODE_DIR, env=env,
+        capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("SUMMARY ")]
+    assert lines, f"no summary (exit {result.returncode})\n{result.stdout}\n{result.stderr}"
+    summary = json.loads(lines[-1].removeprefix("SUMMARY "))
+    assert summary["ok"], summary.get("error", "") + "\n" + result.stdout[-3000:]
+    assert result.returncode == 0
+    assert summary["topology"] == {"clusterSize": 1, "partitionsCount": 1, "roles": ["LEADER"]}
+    assert summary["deployed"] == ["one-task@1", "wait-for-payment@1", "waiting-task@1"]
+    assert summary["handled"] == [3, 4]
+    assert summary["results"] == [
+        {"n": 3, "squared": 9, "by": "camunda8-sdk"},
+        {"n": 4, "squared": 16, "by": "camunda8-sdk"},
+    ]
+    assert summary["messageResult"] == {"orderId": "sdk-1", "paid": "yes"}
+    assert int(summary["messageKey"]) > 0
+    assert int(summary["cancelled"]) > 0
