@@ -356,7 +356,7 @@ def _subparser(
         formatter_class=_Formatter,
     )
     _global_options(parser, top_level=False)
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(run_command=handler)
     return parser
 
 
@@ -552,9 +552,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.port = _env_int(PORT_ENV, DEFAULT_PORT)
             if args.partitions is None:
                 args.partitions = _env_int(PARTITIONS_ENV, 1)
-            return args.handler(args)
+            return args.run_command(args)
         with PropolisClient(args.address) as client:
-            return args.handler(args, client)
+            return args.run_command(args, client)
     except GatewayError as error:
         print(f"error: {error.status}: {error.message}", file=sys.stderr)
         return 1
