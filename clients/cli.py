@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -145,8 +146,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     )
     try:
         asyncio.run(serve(settings))
-    except OSError as error:
-        print(f"error: propolis dev: {error}", file=sys.stderr)
+    except Exception as error:  # startup failures (port taken, unreadable data) end here
+        logging.getLogger(__name__).debug("propolis dev failed", exc_info=True)
+        print(f"error: propolis dev: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     return 0
 

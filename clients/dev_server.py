@@ -51,8 +51,8 @@ async def serve(settings: DevSettings) -> None:
     broker = Broker(
         BrokerConfig(data_dir=settings.data_dir, partition_count=settings.partition_count)
     )
-    broker.start()  # opens the partitions, replaying their logs; nothing else runs yet
     try:
+        broker.start()  # opens the partitions, replaying their logs; nothing else runs yet
         server = GatewayServer(
             InProcessBrokerClient(broker), GatewayConfig(host=settings.host, port=settings.port)
         )
