@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.cli import Worker, propolis, propolis_ok, wait_until
 from tests.support.dev_server import free_port
+from tests.support.running import running_propolis_dev
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bpmn" / "cli"
 ONE_TASK = FIXTURES / "one_task.bpmn"  # one-task, job type "work", 3 retries
@@ -308,3 +309,36 @@ def test_set_variables_on_a_running_instance(address: str) -> None:
     missing = propolis("set", "variables", "1", "--variables", '{"x": 1}', address=address)
     assert missing.returncode == 1
     assert missing.stderr.startswith("error: NOT_FOUND: ")
+
+
+def test_the_incident_records_the_end_of_the_handlers_stderr(tmp_path: Path) -> None:
+    from propolis.log.segmented_log import Log
+
+    from propolis.records import IncidentIntent, Record, ValueType
+
+    data = tmp_path / "data"
+    attempts = tmp_path / "attempts"
+    handler = handler_script(tmp_path, "fail", f"""
+with open({str(attempts)!r}, "a") as f:
+    f.write("x\\n")
+print("stack trace line\\n" * 500 + "card declined for order 7", file=sys.stderr)
+sys.exit(3)
+""")
+    with running_propolis_dev(data) as server:
+        propolis_ok("deploy", str(FLAKY_TASK), address=server.address)
+        propolis_ok("create", "instance", "flaky-task", address=server.address)
+        with Worker(server.address, "flaky", handler):
+            wait_until(lambda: attempts.exists() and len(attempts.read_text().split()) >= 2)
+            time.sleep(0.5)
+    # The broker is stopped: read what it wrote.
+    log = Log.open(data / "partition-1" / "log")
+    try:
+        records = [Record.decode(payload) for _, payload in log.reader(log.first_position)]
+    finally:
+        log.close()
+    incidents = [r for r in records if r.value_type == ValueType.INCIDENT
+                 and r.intent == IncidentIntent.CREATED]
+    assert len(incidents) == 1, incidents
+    message = json.dumps(incidents[0].value)
+    assert "handler exited with code 3" in message
+    assert "card declined for order 7" in message
