@@ -218,7 +218,11 @@ def _io_mappings(parser: _ProcessParser, node: etree._Element, element: Element)
                 if not target:
                     parser.problem(node, f"a zeebe:{direction} mapping (line {mapping.sourceline}) has no target")
                     continue
-                source = parser.expression(node, mapping.get("source"), f"the source of zeebe:{direction} '{target}'")
+                # A mapping without a source creates the variable with the value null, as in Zeebe.
+                raw_source = mapping.get("source")
+                if raw_source is None or not raw_source.strip():
+                    raw_source = "=null"
+                source = parser.expression(node, raw_source, f"the source of zeebe:{direction} '{target}'")
                 if source is not None:
                     target_list.append(Mapping_(source=source, target=target))
 

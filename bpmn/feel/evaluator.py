@@ -231,8 +231,10 @@ class _Compiler(Transformer):
     def args(self, *items: Compiled) -> list[Compiled]:
         return list(items)
 
-    def call(self, function: Token, arguments: list[Compiled] | None) -> Compiled:
-        builtin = BUILTINS.get(str(function)) if str(function) != "is defined" else None
+    def call(self, function: Token | str, arguments: list[Compiled] | None) -> Compiled:
+        if str(function) not in BUILTINS and str(function) != "is defined":
+            raise FeelSyntaxError(f"the function '{function}' is not supported yet")
+        builtin = BUILTINS.get(str(function))
         arguments = arguments or []
         if str(function) == "is defined":
             if len(arguments) != 1:
