@@ -9,9 +9,13 @@ exit 2).
 from __future__ import annotations
 
 import argparse
+import os
+
+# gRPC's C core writes its own unstructured lines to stderr (e.g. a failed bind); our logs
+# say the same thing once, structured. Must be set before grpc is imported.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable, Sequence

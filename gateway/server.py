@@ -113,6 +113,8 @@ class GatewayServer:
             ("grpc.max_receive_message_length", self.config.max_message_size_bytes),
             ("grpc.max_send_message_length", self.config.max_message_size_bytes),
             ("grpc.keepalive_permit_without_calls", 1),
+            # A second broker on the same port must fail, not silently share it.
+            ("grpc.so_reuseport", 0),
             ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
         ]
         self._server = grpc.aio.server(options=options)
