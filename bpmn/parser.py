@@ -63,6 +63,8 @@ class _ProcessParser:
         self.root = root
         self.problems = problems
         self.messages = {m.get("id"): m for m in root.iter(f"{B}message")}
+        # Flows whose condition was written but is wrong: reported once, not also as missing.
+        self.flows_with_bad_condition: set[str] = set()
 
     def problem(self, node: etree._Element | None, message: str, element_id: str | None = None) -> None:
         self.problems.append(
@@ -149,8 +151,11 @@ class _ProcessParser:
                 text = (child.text or "").strip()
                 if not text.startswith("="):
                     self.problem(node, f"the condition '{text}' must be a FEEL expression starting with '='")
+                    self.flows_with_bad_condition.add(node.get("id"))
                     continue
                 condition = self.expression(node, text, "conditionExpression of the sequence flow")
+                if condition is None:
+                    self.flows_with_bad_condition.add(node.get("id"))
         return SequenceFlow(
             id=node.get("id"),
             source_id=node.get("sourceRef") or "",
@@ -193,7 +198,7 @@ class _ProcessParser:
             self.problem(node, f"the default flow '{default}' is not an outgoing sequence flow of this gateway")
         if len(element.outgoing) > 1:
             for flow_id in element.outgoing:
-                if flow_id != default and flows[flow_id].condition is None:
+                if flow_id != default and flows[flow_id].condition is None and flow_id not in self.flows_with_bad_condition:
                     self.problem(
                         node,
                         f"the outgoing sequence flow '{flow_id}' has no condition; "

@@ -353,6 +353,9 @@ def compile_feel(text: str) -> Compiled:
     except UnexpectedEOF:
         raise FeelSyntaxError(f"failed to parse FEEL expression '{stripped}': it ends too early") from None
     except (UnexpectedCharacters, UnexpectedToken) as error:
+        token = getattr(error, "token", None)
+        if token is not None and getattr(token, "type", "") == "$END":
+            raise FeelSyntaxError(f"failed to parse FEEL expression '{stripped}': it ends too early") from None
         column = getattr(error, "column", "?")
         raise FeelSyntaxError(
             f"failed to parse FEEL expression '{stripped}': unexpected {_found(error)} at column {column}"
