@@ -8,6 +8,7 @@ key's partition; messages to `crc32(correlationKey) % partitions + 1`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import zlib
 from collections.abc import AsyncIterator
@@ -234,8 +235,11 @@ class Handlers:
 
     async def StreamActivatedJobs(self, request: Any, context: Any) -> AsyncIterator[Any]:
         value, tenant = self._activation(request, self.config.stream_batch_jobs_max, request.fetchVariable)
-        async for job in self.jobs.stream(value, tenant, self.config.stream_batch_jobs_max):
-            yield activated_job(job)
+        # aclosing: when the client goes away, the job source is closed at once and gives
+        # back the jobs it activated but did not hand out, instead of whenever it is collected.
+        async with contextlib.aclosing(self.jobs.stream(value, tenant, self.config.stream_batch_jobs_max)) as jobs:
+            async for job in jobs:
+                yield activated_job(job)
 
     async def CompleteJob(self, request: Any, context: Any) -> Any:
         key = request.jobKey

@@ -8,6 +8,7 @@ other exception is logged and answered INTERNAL, never UNKNOWN.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -54,8 +55,9 @@ def _unary(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
 def _streaming(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
     async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
-            async for response in handler(request, context):
-                yield response
+            async with contextlib.aclosing(handler(request, context)) as responses:
+                async for response in responses:
+                    yield response
         except grpc.aio.AbortError:
             raise
         except Exception as error:
