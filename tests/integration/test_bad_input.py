@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grpc
 import pytest
-
 from propolis.gateway.protocol import GatewayStub, pb
+
 from tests.broker import models
 from tests.support.dev_server import DevServer
 
