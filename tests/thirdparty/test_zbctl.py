@@ -66,7 +66,7 @@ def test_status_reports_the_topology(cli: Zbctl) -> None:
 
 
 def test_deploy_returns_every_process(deployed: dict) -> None:
-    processes = {d["process"]["bpmnProcessId"]: d["process"] for d in deployed["deployments"]}
+    processes = {p["bpmnProcessId"]: p for p in deployed["processes"]}
     assert set(processes) == {"one-task", "waiting-task", "wait-for-payment"}
     assert all(p["version"] == 1 for p in processes.values())
     assert int(deployed["key"]) > 0
