@@ -342,3 +342,10 @@ sys.exit(3)
     message = json.dumps(incidents[0].value)
     assert "handler exited with code 3" in message
     assert "card declined for order 7" in message
+
+
+def test_resolving_an_unknown_incident_exits_1_naming_the_key(address: str) -> None:
+    result = propolis("resolve", "incident", "2251799813699999", address=address)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: NOT_FOUND: ")
+    assert "2251799813699999" in result.stderr
