@@ -26,6 +26,14 @@ class Broker:
         self._listeners_lock = threading.Lock()
 
     def start(self) -> None:
+        if self.partition_count != 1:
+            # Several partitions need deployment distribution and cross-partition message
+            # correlation; both arrive with the cluster work. Refuse rather than half-work.
+            raise ValueError(
+                f"{self.partition_count} partitions were asked for, but this version runs exactly one "
+                "partition per broker (deployment distribution and cross-partition message "
+                "correlation come with the cluster work); use 1"
+            )
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         for partition_id in range(1, self.partition_count + 1):
             partition = Partition(partition_id, self.config, self._jobs_available)

@@ -393,7 +393,7 @@ run 'propolis COMMAND --help' for a command's options.""",
     dev = _subparser(
         commands, "dev", "run a broker and its gateway in one process",
         f"""  propolis dev
-  propolis dev --data-dir /tmp/propolis --port 26600 --partitions 3
+  propolis dev --data-dir /tmp/propolis --port 26600
   {PORT_ENV}=0 propolis dev      # any free port; the ready line tells which
 
 Prints 'propolis dev: gateway on HOST:PORT, data in DIR' to stderr once it accepts calls.
@@ -409,7 +409,7 @@ Stops cleanly (exit 0) on Ctrl-C or SIGTERM.""",
                      help=f"the gateway's gRPC port, 0 for any free one "
                           f"(env {PORT_ENV}; default {DEFAULT_PORT})")
     dev.add_argument("--partitions", type=_positive_int, default=None,
-                     help=f"number of partitions (env {PARTITIONS_ENV}; default 1)")
+                     help=f"number of partitions (env {PARTITIONS_ENV}; default 1; only 1 until the cluster work lands)")
 
     deploy = _subparser(
         commands, "deploy", "deploy BPMN files",
