@@ -54,7 +54,8 @@ NOT_YET = {
     "intermediateThrowEvent": "remove it or use a service task",
 }
 
-ParseFn = Callable[["_ProcessParser", etree._Element, Element], None]
+# A reader fills in the element; it returns False when the element cannot be run at all.
+ParseFn = Callable[["_ProcessParser", etree._Element, Element], bool]
 
 
 class _ProcessParser:
@@ -124,8 +125,7 @@ class _ProcessParser:
                 continue
             kind, parse_fn = reader
             element = Element(id=child_id, kind=kind, line=child.sourceline, name=child.get("name"))
-            parse_fn(self, child, element)
-            if element.kind is not None:
+            if parse_fn(self, child, element):
                 elements[child_id] = element
         self.link(node, elements, flows)
         starts = [e for e in elements.values() if e.kind == ElementKind.START_EVENT]
@@ -237,19 +237,19 @@ def _event_definitions(node: etree._Element) -> list[etree._Element]:
 
 
 def _none_event(kind_name: str) -> ParseFn:
-    def parse(parser: _ProcessParser, node: etree._Element, element: Element) -> None:
+    def parse(parser: _ProcessParser, node: etree._Element, element: Element) -> bool:
         definitions = _event_definitions(node)
         if definitions:
             definition = etree.QName(definitions[0]).localname.removesuffix("EventDefinition")
             parser.problem(node, f"a {definition} {kind_name} is not supported yet; only none {kind_name}s are")
-            element.kind = None
-            return
+            return False
         _io_mappings(parser, node, element)
+        return True
 
     return parse
 
 
-def _service_task(parser: _ProcessParser, node: etree._Element, element: Element) -> None:
+def _service_task(parser: _ProcessParser, node: etree._Element, element: Element) -> bool:
     definitions = _extension(node, "taskDefinition")
     if not definitions:
         parser.problem(node, "a service task needs a zeebe:taskDefinition with a job type")
@@ -265,6 +265,7 @@ def _service_task(parser: _ProcessParser, node: etree._Element, element: Element
             if key:
                 element.task_headers[key] = header.get("value") or ""
     _io_mappings(parser, node, element)
+    return True
 
 
 def _message(parser: _ProcessParser, node: etree._Element, element: Element, message_ref: str | None) -> None:
@@ -286,29 +287,31 @@ def _message(parser: _ProcessParser, node: etree._Element, element: Element, mes
         element.message = MessageDefinition(id=message_ref, name=name, correlation_key=correlation)
 
 
-def _catch_event(parser: _ProcessParser, node: etree._Element, element: Element) -> None:
+def _catch_event(parser: _ProcessParser, node: etree._Element, element: Element) -> bool:
     definitions = _event_definitions(node)
     kinds = [etree.QName(d).localname for d in definitions]
     if kinds != ["messageEventDefinition"]:
         described = kinds[0].removesuffix("EventDefinition") if kinds else "none"
         parser.problem(node, f"a {described} intermediate catch event is not supported yet; only message catch events are")
-        element.kind = None
-        return
+        return False
     _message(parser, node, element, definitions[0].get("messageRef"))
     _io_mappings(parser, node, element)
+    return True
 
 
-def _receive_task(parser: _ProcessParser, node: etree._Element, element: Element) -> None:
+def _receive_task(parser: _ProcessParser, node: etree._Element, element: Element) -> bool:
     _message(parser, node, element, node.get("messageRef"))
     _io_mappings(parser, node, element)
+    return True
 
 
-def _exclusive_gateway(parser: _ProcessParser, node: etree._Element, element: Element) -> None:
+def _exclusive_gateway(parser: _ProcessParser, node: etree._Element, element: Element) -> bool:
     element.default_flow_id = node.get("default")
+    return True
 
 
-def _nothing(parser: _ProcessParser, node: etree._Element, element: Element) -> None:
-    return None
+def _nothing(parser: _ProcessParser, node: etree._Element, element: Element) -> bool:
+    return True
 
 
 FLOW_NODES: dict[str, tuple[ElementKind, ParseFn]] = {
