@@ -12,6 +12,7 @@ they are JSON documents, as in Zeebe's protocol.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -239,12 +240,15 @@ class PropolisClient:
 
     # -- deployments -----------------------------------------------------------------------
 
-    def deploy(self, *resources: Path | tuple[str, bytes], tenant_id: str = "") -> Deployment:
+    def deploy(
+        self, *resources: str | os.PathLike[str] | tuple[str, bytes], tenant_id: str = ""
+    ) -> Deployment:
         """Deploy BPMN files (paths) or (name, content) pairs in one deployment."""
         request = pb.DeployResourceRequest(tenantId=tenant_id)
         for resource in resources:
-            if isinstance(resource, Path):
-                name, content = resource.name, resource.read_bytes()
+            if isinstance(resource, str | os.PathLike):
+                path = Path(resource)
+                name, content = path.name, path.read_bytes()
             else:
                 name, content = resource
             request.resources.append(pb.Resource(name=name, content=content))

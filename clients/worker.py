@@ -183,7 +183,8 @@ class JobWorker:
                 self._fail(job, JobFailure(f"handler raised {type(error).__name__}: {error}"))
                 return
             self.client.complete_job(job.key, variables)
-            self.completed += 1
+            with self._slots:
+                self.completed += 1
             log.info("job completed", extra=extra)
         except GatewayError as error:
             log.warning(
@@ -205,7 +206,8 @@ class JobWorker:
             error_message=failure.message,
             retry_backoff_ms=failure.retry_backoff_ms,
         )
-        self.failed += 1
+        with self._slots:
+            self.failed += 1
         log.info(
             "job failed: %s", failure.message,
             extra={"job_key": job.key, "job_type": job.type, "retries": retries},
