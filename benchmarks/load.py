@@ -79,7 +79,8 @@ async def run_load(address: str, model: str, mode: str, rate: float, concurrency
     complete = _callable(channel, "CompleteJob")
     await deploy(pb.DeployResourceRequest(resources=[pb.Resource(name=path.name, content=path.read_bytes())]), timeout=30)
     stats = Stats()
-    stop = asyncio.Event()
+    stop = asyncio.Event()  # no new instances
+    workers_stop = asyncio.Event()  # set once every started instance has its answer
     request = pb.CreateProcessInstanceWithResultRequest(
         request=pb.CreateProcessInstanceRequest(bpmnProcessId=process_id, version=-1, variables='{"orderId": 1}'),
         requestTimeout=60_000,
@@ -114,7 +115,7 @@ async def run_load(address: str, model: str, mode: str, rate: float, concurrency
             await asyncio.wait(in_flight, timeout=70)
 
     async def worker() -> None:
-        while not stop.is_set():
+        while not workers_stop.is_set():
             try:
                 async for response in activate(
                     pb.ActivateJobsRequest(type=job_type, worker="bench", timeout=30_000, maxJobsToActivate=64, requestTimeout=1_000),
@@ -129,7 +130,7 @@ async def run_load(address: str, model: str, mode: str, rate: float, concurrency
                             if isinstance(result, grpc.aio.AioRpcError):
                                 stats.error("complete " + result.code().name)
             except grpc.aio.AioRpcError as error:
-                if not stop.is_set():
+                if not workers_stop.is_set():
                     stats.error("activate " + error.code().name)
 
     async def progress() -> None:
@@ -145,12 +146,12 @@ async def run_load(address: str, model: str, mode: str, rate: float, concurrency
             phase = "measure" if stats.recording else "warmup"
             print(f"[{phase} {elapsed:>3}s] completed {done}/s, total {stats.completed}, errors {sum(stats.errors.values())}", file=sys.stderr, flush=True)
 
-    tasks = [asyncio.create_task(worker()) for _ in range(workers if job_type else 0)]
+    worker_tasks = [asyncio.create_task(worker()) for _ in range(workers if job_type else 0)]
     if mode == "saturate":
-        tasks += [asyncio.create_task(saturating_starter()) for _ in range(concurrency)]
+        starter_tasks = [asyncio.create_task(saturating_starter()) for _ in range(concurrency)]
     else:
-        tasks.append(asyncio.create_task(rate_starter()))
-    tasks.append(asyncio.create_task(progress()))
+        starter_tasks = [asyncio.create_task(rate_starter())]
+    progress_task = asyncio.create_task(progress())
     await asyncio.sleep(warmup_s)
     stats.recording = True
     measured_from = stats.completed
@@ -160,8 +161,11 @@ async def run_load(address: str, model: str, mode: str, rate: float, concurrency
     elapsed = time.perf_counter() - started
     stats.recording = False
     stop.set()
-    await asyncio.wait(tasks, timeout=75)
-    for task in tasks:
+    # Workers go on until the last started instance has its answer, then stop too.
+    await asyncio.wait(starter_tasks, timeout=75)
+    workers_stop.set()
+    await asyncio.wait(worker_tasks + [progress_task], timeout=15)
+    for task in starter_tasks + worker_tasks + [progress_task]:
         task.cancel()
     await channel.close()
     return {

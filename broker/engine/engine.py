@@ -81,6 +81,9 @@ class Engine:
         `batch_txn` as they are written, so later commands see earlier effects."""
         outputs = Outputs()
         position = first_position
+        tables = self.state.tables
+        tables.txn = batch_txn
+        tables.push_overlay()
         for command in commands:
             command.position = position
             outputs.records.append(command)
@@ -89,7 +92,8 @@ class Engine:
             outputs.responses.extend(ctx.outputs.responses)
             outputs.job_types_available |= ctx.outputs.job_types_available
             position = ctx.next_position
-        self.state.tables.txn = batch_txn
+        tables.txn = batch_txn
+        tables.merge_overlay()
         return outputs
 
     def _process_one(self, batch_txn: Any, command: Record, next_position: int) -> ProcessingContext:
@@ -104,19 +108,23 @@ class Engine:
             )
         while True:
             tables.txn = env.begin(write=True, parent=batch_txn)
+            tables.push_overlay()
             ctx = ProcessingContext(self.state, self.keys, Outputs(), command, next_position, self.awaiting_results)
             try:
                 if rejection is None:
                     processor(ctx, self.services)
                 else:
                     ctx.reject(*rejection)
+                tables.merge_overlay()
                 tables.txn.commit()
                 tables.txn = batch_txn
                 return ctx
             except RejectionError as error:
+                tables.drop_overlay()
                 tables.txn.abort()
                 rejection = (error.rejection_type, error.reason)
             except Exception as error:  # a bug must not stop the partition: reject and go on
+                tables.drop_overlay()
                 tables.txn.abort()
                 if rejection is not None:
                     raise

@@ -86,6 +86,14 @@ class Store:
         self.env.close()
 
 
+# Tables read and written by key only (never scanned while processing): while a batch is
+# processed their values live decoded in overlays, one per nested transaction, and reach LMDB
+# once at the end of the batch. An element instance is written several times in one command
+# (each lifecycle step) and often deleted before the batch ends.
+OVERLAID_DBS = frozenset({"element_instances", "jobs"})
+_DELETED = object()
+
+
 class Tables:
     """The current transaction and its databases; domain states read and write through it."""
 
@@ -93,21 +101,63 @@ class Tables:
         self.store = store
         self.dbs = store.dbs
         self.txn: lmdb.Transaction | None = None
+        self._overlays: list[dict[tuple[str, bytes], Any]] = []
+
+    # -- overlays (see OVERLAID_DBS) --------------------------------------------------------
+    def push_overlay(self) -> None:
+        self._overlays.append({})
+
+    def merge_overlay(self) -> None:
+        """Keep the top overlay's writes: into the one below, or into the transaction."""
+        top = self._overlays.pop()
+        if self._overlays:
+            self._overlays[-1].update(top)
+            return
+        for (db, key), value in top.items():
+            if value is _DELETED:
+                self.txn.delete(key, db=self.dbs[db])
+            else:
+                self.txn.put(key, pack(value), db=self.dbs[db])
+
+    def drop_overlay(self) -> None:
+        self._overlays.pop()
+
+    def _overlaid(self, db: str, key: bytes) -> Any:
+        for overlay in reversed(self._overlays):
+            value = overlay.get((db, key))
+            if value is not None:
+                return value
+        return None
 
     def get(self, db: str, key: bytes) -> Any:
+        if self._overlays and db in OVERLAID_DBS:
+            value = self._overlaid(db, key)
+            if value is not None:
+                # A copy: callers may change the dict without writing it back.
+                return None if value is _DELETED else dict(value)
         data = self.txn.get(key, db=self.dbs[db])
         return None if data is None else unpack(data)
 
     def has(self, db: str, key: bytes) -> bool:
+        if self._overlays and db in OVERLAID_DBS:
+            value = self._overlaid(db, key)
+            if value is not None:
+                return value is not _DELETED
         return self.txn.get(key, db=self.dbs[db]) is not None
 
     def put(self, db: str, key: bytes, value: Any) -> None:
+        if self._overlays and db in OVERLAID_DBS:
+            self._overlays[-1][(db, key)] = dict(value)
+            return
         self.txn.put(key, pack(value), db=self.dbs[db])
 
     def put_raw(self, db: str, key: bytes, value: bytes = b"") -> None:
         self.txn.put(key, value, db=self.dbs[db])
 
     def delete(self, db: str, key: bytes) -> None:
+        if self._overlays and db in OVERLAID_DBS:
+            self._overlays[-1][(db, key)] = _DELETED
+            return
         self.txn.delete(key, db=self.dbs[db])
 
     def scan(self, db: str, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:

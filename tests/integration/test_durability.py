@@ -84,17 +84,23 @@ class Load:
                 with self.lock:
                     if job.key in self.acked_completions:
                         self.violations.append(f"job {job.key} was activated again after its completion was acknowledged")
-                try:
-                    stub.CompleteJob(pb.CompleteJobRequest(jobKey=job.key, variables='{"done": true}'), timeout=2)
-                except grpc.RpcError as error:
-                    if error.code() == grpc.StatusCode.NOT_FOUND:
-                        # Completed before a crash took the answer with it; the log tells.
-                        with self.lock:
-                            self.finished_instances.add(job.processInstanceKey)
-                    continue
+                # As a real worker does: retry a completion whose answer was lost in a crash,
+                # until the broker confirms it or says the job is gone.
+                outcome = None
+                while outcome is None and not self.stop_working.is_set():
+                    try:
+                        stub.CompleteJob(pb.CompleteJobRequest(jobKey=job.key, variables='{"done": true}'), timeout=2)
+                        outcome = "completed"
+                    except grpc.RpcError as error:
+                        if error.code() == grpc.StatusCode.NOT_FOUND:
+                            outcome = "gone"  # completed before a crash took the answer with it
+                        else:
+                            time.sleep(0.05)
                 with self.lock:
-                    self.acked_completions.add(job.key)
-                    self.finished_instances.add(job.processInstanceKey)
+                    if outcome == "completed":
+                        self.acked_completions.add(job.key)
+                    if outcome is not None:
+                        self.finished_instances.add(job.processInstanceKey)
         channel.close()
 
 
