@@ -36,6 +36,14 @@ def _status_of(error: BaseException) -> tuple[grpc.StatusCode, str] | None:
     return None
 
 
+def _answer_for(name: str, error: Exception) -> tuple[grpc.StatusCode, str]:
+    status = _status_of(error)
+    if status is None:
+        log.exception("unexpected error in %s", name)
+        status = (grpc.StatusCode.INTERNAL, f"Unexpected error in {name}: {error!r}")
+    return status
+
+
 def _unary(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
     async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
@@ -43,11 +51,7 @@ def _unary(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
         except grpc.aio.AbortError:
             raise
         except Exception as error:
-            status = _status_of(error)
-            if status is None:
-                log.exception("unexpected error in %s", name)
-                status = (grpc.StatusCode.INTERNAL, f"Unexpected error in {name}: {error!r}")
-            await context.abort(*status)
+            await context.abort(*_answer_for(name, error))
 
     return guarded
 
@@ -61,11 +65,7 @@ def _streaming(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
         except grpc.aio.AbortError:
             raise
         except Exception as error:
-            status = _status_of(error)
-            if status is None:
-                log.exception("unexpected error in %s", name)
-                status = (grpc.StatusCode.INTERNAL, f"Unexpected error in {name}: {error!r}")
-            await context.abort(*status)
+            await context.abort(*_answer_for(name, error))
 
     return guarded
 
