@@ -195,6 +195,7 @@ class DevProcess:
         self.process = subprocess.Popen(
             [str(executable), "dev", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", self.data_dir],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PROPOLIS_MONITORING_PORT": "0"},
         )
         deadline = time.monotonic() + 60
         for line in self.process.stderr:

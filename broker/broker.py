@@ -10,6 +10,7 @@ from typing import Any
 
 from propolis.broker.client import JobAvailableListener
 from propolis.broker.config import BrokerConfig
+from propolis.broker.metrics import BrokerMetrics
 from propolis.broker.partition import Partition
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class Broker:
         self._partitions: dict[int, Partition] = {}
         self._listeners: list[JobAvailableListener] = []
         self._listeners_lock = threading.Lock()
+        self.metrics = BrokerMetrics()
 
     def start(self) -> None:
         if self.partition_count != 1:
@@ -36,7 +38,7 @@ class Broker:
             )
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         for partition_id in range(1, self.partition_count + 1):
-            partition = Partition(partition_id, self.config, self._jobs_available)
+            partition = Partition(partition_id, self.config, self._jobs_available, self.metrics)
             partition.open()
             self._partitions[partition_id] = partition
 
@@ -44,6 +46,9 @@ class Broker:
         for partition in self._partitions.values():
             partition.close()
         self._partitions.clear()
+
+    def partition_health(self) -> dict[int, bool]:
+        return {pid: p.healthy for pid, p in sorted(self._partitions.items())}
 
     def partition(self, partition_id: int) -> Partition:
         return self._partitions[partition_id]

@@ -16,6 +16,9 @@ class BrokerConfig:
     node_id: int = 0
     host: str = "127.0.0.1"
     port: int = 26501
+    # /health, /ready and Prometheus /metrics (Zeebe's brokers use 9600 too); 0 = any free port.
+    monitoring_host: str = "0.0.0.0"
+    monitoring_port: int = 9600
     # Group commit: at most this many commands share one fsync and one LMDB transaction.
     batch_commands_max: int = 500
     # Commands waiting for a partition beyond this are refused (RESOURCE_EXHAUSTED), except

@@ -33,6 +33,7 @@ from propolis.broker.client import BrokerOverloadedError, BrokerUnavailableError
 from propolis.broker.config import BrokerConfig
 from propolis.broker.engine.context import KeyGenerator
 from propolis.broker.engine.engine import Engine
+from propolis.broker.metrics import BrokerMetrics
 from propolis.broker.processing.process_cache import ProcessCache
 from propolis.broker.processing.services import Services
 from propolis.broker.recovery import replay
@@ -59,8 +60,11 @@ JobTypesListener = Callable[[set[str]], None]
 
 
 class Partition:
-    def __init__(self, partition_id: int, config: BrokerConfig, on_jobs_available: JobTypesListener) -> None:
+    def __init__(
+        self, partition_id: int, config: BrokerConfig, on_jobs_available: JobTypesListener, metrics: BrokerMetrics | None = None
+    ) -> None:
         self.partition_id = partition_id
+        self.metrics = metrics or BrokerMetrics()
         self.config = config
         self.directory = Path(config.data_dir) / f"partition-{partition_id}"
         self._on_jobs_available = on_jobs_available
@@ -102,6 +106,11 @@ class Partition:
         replayed = self._replay()
         self.engine = Engine(self.state, Services(ProcessCache(), self.config), self.keys)
         log.info("partition recovered", extra={"partition": self.partition_id, "replayed_records": replayed, "position": self.log.last_position})
+        with self.store.env.begin() as txn:
+            self.state.tables.txn = txn
+            open_incidents = sum(1 for _ in self.state.incidents.all())
+        self.metrics.open_incidents.labels(str(self.partition_id)).set(open_incidents)
+        self._update_log_metrics()
         self.healthy = True
         self._thread = threading.Thread(target=self._run, name=f"partition-{self.partition_id}", daemon=True)
         self._thread.start()
@@ -146,6 +155,7 @@ class Partition:
             self._queue.qsize() >= self.config.inflight_commands_max
             and (command.value_type, command.intent) not in UNSHEDDABLE
         ):
+            self.metrics.backpressure_rejections.labels(str(self.partition_id)).inc()
             future.set_exception(
                 BrokerOverloadedError(
                     f"partition {self.partition_id} has {self._queue.qsize()} commands waiting "
@@ -203,6 +213,7 @@ class Partition:
         return commands
 
     def _process(self, commands: list[Record]) -> None:
+        started = time.perf_counter()
         now_ms = int(time.time() * 1000)
         for command in commands:
             command.timestamp = now_ms
@@ -228,6 +239,8 @@ class Partition:
             if command.request_id < 0:
                 self._scheduled.discard((command.value_type, command.intent, command.key))
         self.processed_records += len(records)
+        self.metrics.observe_batch(self.partition_id, records, len(commands), time.perf_counter() - started)
+        self._update_log_metrics()
         self._records_since_snapshot += len(records)
         for response in outputs.responses:
             future = self._pending.pop(response.request_id, None)
@@ -235,6 +248,11 @@ class Partition:
                 future.set_result(response.record)
         if outputs.job_types_available:
             self._on_jobs_available(outputs.job_types_available)
+
+    def _update_log_metrics(self) -> None:
+        label = str(self.partition_id)
+        self.metrics.log_size.labels(label).set(self.log.size_bytes)
+        self.metrics.last_position.labels(label).set(self.log.last_position)
 
     def _due_commands(self) -> list[Record]:
         """Commands for work that has come due: job time-outs and back-offs, message TTLs."""

@@ -57,8 +57,15 @@ async def serve(settings: DevSettings) -> None:
             InProcessBrokerClient(broker), GatewayConfig(host=settings.host, port=settings.port)
         )
         port = await server.start()
+        monitoring = None
         try:
+            from propolis.broker.monitoring import MonitoringServer
+
+            # After the gateway, so that a taken gateway port is the error a user sees first.
+            monitoring = MonitoringServer(broker, broker.config.monitoring_host, broker.config.monitoring_port)
+            monitoring.start()
             print(ready_line(settings.host, port, settings.data_dir), file=sys.stderr, flush=True)
+            log.info("monitoring ready", extra={"port": monitoring.port, "paths": ["/health", "/ready", "/metrics"]})
             log.info(
                 "propolis dev ready",
                 extra={"host": settings.host, "port": port, "data_dir": str(settings.data_dir),
@@ -67,6 +74,8 @@ async def serve(settings: DevSettings) -> None:
             await stop_requested.wait()
             log.info("stopping")
         finally:
+            if monitoring is not None:
+                monitoring.stop()
             await server.stop(grace_s=GATEWAY_STOP_GRACE_S)
     finally:
         broker.close()

@@ -173,6 +173,11 @@ class Log:
         return self._segments[-1].last_position
 
     @property
+    def size_bytes(self) -> int:
+        """Bytes on disk in all segments."""
+        return sum(segment.size_bytes for segment in self._segments)
+
+    @property
     def durable_position(self) -> int:
         return self._durable_position
 

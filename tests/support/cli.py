@@ -30,7 +30,8 @@ def propolis(
         capture_output=True,
         text=True,
         timeout=timeout_s,
-        env={**os.environ, **(env or {})},
+        # `propolis dev` would serve /metrics on 9600: a free port keeps tests independent.
+        env={**os.environ, "PROPOLIS_MONITORING_PORT": "0", **(env or {})},
     )
 
 

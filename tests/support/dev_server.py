@@ -30,7 +30,8 @@ class DevServer:
     def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
-        self.env = {**os.environ, **(env or {})}
+        self.monitoring_port = free_port()
+        self.env = {**os.environ, "PROPOLIS_MONITORING_PORT": str(self.monitoring_port), **(env or {})}
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
