@@ -39,7 +39,8 @@ class Load:
     def __init__(self, address: str) -> None:
         self.address = address
         self.acked_instances: set[int] = set()
-        self.acked_completions: set[int] = set()
+        # job key -> when its completion was acknowledged (time.monotonic())
+        self.acked_completions: dict[int, float] = {}
         # Instances whose only job was completed (acked) or found already gone.
         self.finished_instances: set[int] = set()
         self.violations: list[str] = []
@@ -72,6 +73,7 @@ class Load:
         channel, stub = self._stub()
         while not self.stop_working.is_set():
             try:
+                asked_at = time.monotonic()
                 request = pb.ActivateJobsRequest(
                     type="durable-work", worker="durability", timeout=JOB_TIMEOUT_MS,
                     maxJobsToActivate=32, requestTimeout=200,
@@ -82,7 +84,11 @@ class Load:
                 continue
             for job in jobs:
                 with self.lock:
-                    if job.key in self.acked_completions:
+                    # Only an acknowledgement from before this activation was asked for counts:
+                    # the broker may have activated the job just before another worker's
+                    # completion of it was processed.
+                    acked_at = self.acked_completions.get(job.key)
+                    if acked_at is not None and acked_at < asked_at:
                         self.violations.append(f"job {job.key} was activated again after its completion was acknowledged")
                 # As a real worker does: retry a completion whose answer was lost in a crash,
                 # until the broker confirms it or says the job is gone.
@@ -98,10 +104,33 @@ class Load:
                             time.sleep(0.05)
                 with self.lock:
                     if outcome == "completed":
-                        self.acked_completions.add(job.key)
+                        self.acked_completions[job.key] = time.monotonic()
                     if outcome is not None:
                         self.finished_instances.add(job.processInstanceKey)
         channel.close()
+
+
+def job_order_violations(data_dir: Path, acked_jobs: set[int]) -> list[str]:
+    """From the log: no job is activated after its COMPLETED event, and every completion that
+    was acknowledged is there."""
+    log = Log.open(data_dir / "partition-1" / "log")
+    completed: set[int] = set()
+    violations = []
+    try:
+        for position, payload in log.reader(log.first_position):
+            record = Record.decode(payload)
+            if record.record_type != 2:  # EVENT
+                continue
+            if record.value_type == 6 and record.intent == 2:  # JOB COMPLETED
+                completed.add(record.key)
+            elif record.value_type == 7 and record.intent == 1:  # JOB_BATCH ACTIVATED
+                for key in record.value["jobKeys"]:
+                    if key in completed:
+                        violations.append(f"job {key} activated at position {position} after it completed")
+    finally:
+        log.close()
+    violations += [f"acknowledged completion of job {key} is not in the log" for key in sorted(acked_jobs - completed)]
+    return violations
 
 
 def completed_process_instances(data_dir: Path) -> list[int]:
@@ -159,6 +188,7 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path):
     server.stop()
 
     assert load.violations == []
+    assert job_order_violations(data_dir, set(load.acked_completions)) == []
     completed = completed_process_instances(data_dir)
     assert len(completed) == len(set(completed)), "an instance completed twice"
     missing = load.acked_instances - set(completed)
