@@ -1,48 +1,94 @@
 """The seam between a partition and how its log is replicated.
 
-`Replicator` contract:
-- `replicate(payloads)` appends one batch (replicated as one unit: a Raft implementation
-  sends it as one entry) and returns the position of its first record. Nothing is durable
-  or committed yet.
-- `commit()` blocks until everything replicated so far is durable on this node and, in a
-  cluster, committed by a quorum; it returns the committed position. Only then may the
-  caller acknowledge anything.
-- `is_leader` says whether this node may append; followers receive batches from the leader.
+The `Replicator` contract, for every implementation:
 
-`LocalReplicator` is the single-node case: append to the local log, commit = fsync.
+- `replicate(payloads)` appends one batch and returns the position of its first record;
+  the batch's records get consecutive positions. A batch is the unit of replication: a Raft
+  implementation proposes it as *one* entry, so a batch is committed, lost or truncated
+  whole, never in part. Only the leader may call it; elsewhere it raises `NotLeaderError`.
+  When it returns, nothing is durable or committed yet, and the records may still be lost.
+- `commit()` blocks until every batch replicated before the call is durable on this node
+  and, in a cluster, on a quorum; it returns the committed position (at least the last
+  position of those batches). Only then may the caller acknowledge anything to a client or
+  run side effects that depend on those records. Calling it with nothing new is cheap. One
+  `commit` covers many `replicate` calls: that is group commit.
+- `committed_position` is the highest position known committed; readers that must only see
+  committed records (exporters, followers applying events) read up to it.
+- `is_leader` says whether this node may call `replicate` now. It may turn false at any
+  moment in a cluster; a `commit` that cannot complete because leadership was lost raises
+  `NotLeaderError`, and the uncommitted batches may be truncated from the local log later.
+- `close()` stops replication. It does not close the log: the partition that opened the log
+  closes it.
+
+Calls come from one thread, the partition's processing thread; `committed_position` and
+`is_leader` may be read from any thread.
+
+`LocalReplicator` is the single-node case: append to the local log; commit = fsync.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
+from propolis.log.errors import LogClosedError
 from propolis.log.segmented_log import Log
 
 
+@runtime_checkable
 class Replicator(Protocol):
-    @property
-    def is_leader(self) -> bool: ...
-
-    def replicate(self, payloads: list[bytes]) -> int: ...
-
-    def commit(self) -> int: ...
-
-    def close(self) -> None: ...
-
-
-class LocalReplicator:
-    def __init__(self, log: Log) -> None:
-        self._log = log
+    """See the module docstring for the contract."""
 
     @property
     def is_leader(self) -> bool:
-        return True
+        """Whether this node may replicate now."""
+        ...
 
-    def replicate(self, payloads: list[bytes]) -> int:
+    @property
+    def committed_position(self) -> int:
+        """The highest position known committed (durable on a quorum)."""
+        ...
+
+    def replicate(self, payloads: Sequence[bytes]) -> int:
+        """Append one batch through replication; returns its first position. Not committed."""
+        ...
+
+    def commit(self) -> int:
+        """Block until everything replicated so far is committed; returns the committed
+        position."""
+        ...
+
+    def close(self) -> None:
+        """Stop replicating; the log stays open."""
+        ...
+
+
+class LocalReplicator:
+    """One node, no replication: `replicate` appends to the log, `commit` fsyncs it. A batch
+    is durable (committed) once `commit` returns."""
+
+    def __init__(self, log: Log) -> None:
+        self._log = log
+        self._closed = False
+
+    @property
+    def is_leader(self) -> bool:
+        return not self._closed
+
+    @property
+    def committed_position(self) -> int:
+        return self._log.durable_position
+
+    def replicate(self, payloads: Sequence[bytes]) -> int:
+        if self._closed:
+            raise LogClosedError("the replicator is closed")
         return self._log.append_batch(payloads)
 
     def commit(self) -> int:
+        if self._closed:
+            raise LogClosedError("the replicator is closed")
         return self._log.flush()
 
     def close(self) -> None:
-        """The log belongs to the partition, which closes it."""
+        """Stops accepting batches; the partition closes the log."""
+        self._closed = True
