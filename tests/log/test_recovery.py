@@ -139,3 +139,13 @@ def test_a_reader_reports_a_record_damaged_after_open(tmp_path):
         flip_byte(first, SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + 2)
         with pytest.raises(LogCorruptedError, match=f"{first.name} at byte {SEGMENT_HEADER_BYTES} is corrupt"):
             list(log.reader(1))
+
+
+def test_a_segment_header_of_zeros_in_the_last_segment_is_written_again(tmp_path):
+    with Log.open(tmp_path, segment_size_bytes_max=1_000) as log:
+        fill(log, 100)
+        last = log.last_position
+    (tmp_path / f"{last + 1:020d}.log").write_bytes(bytes(SEGMENT_HEADER_BYTES))
+    with Log.open(tmp_path, segment_size_bytes_max=1_000) as log:
+        assert log.last_position == last
+        assert log.append_batch([b"next"]) == last + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from propolis.log import segmented_log
 from propolis.log.errors import (
     LogClosedError,
     LogLockedError,
@@ -264,3 +265,25 @@ def test_readers_in_other_threads_see_whole_records_while_appends_go_on(tmp_path
             for thread in readers:
                 thread.join()
     assert errors == []
+
+
+def test_appending_does_not_fsync_until_a_segment_is_sealed(tmp_path, monkeypatch):
+    syncs = []
+    real_sync = segmented_log._sync_data
+    monkeypatch.setattr(segmented_log, "_sync_data", lambda fd: (syncs.append(fd), real_sync(fd)))
+    with Log.open(tmp_path, segment_size_bytes_max=1_000) as log:
+        first_segment_end = None
+        while log.segment_count == 1:
+            first_segment_end = log.last_position
+            log.append_batch([payload(log.last_position + 1)])
+        assert len(syncs) == 1, "one fsync: sealing the first segment"
+        assert log.durable_position == first_segment_end
+        assert log.flush() == log.last_position
+
+
+def test_a_reader_sees_the_records_up_to_the_last_position_when_it_was_created(tmp_path):
+    with Log.open(tmp_path) as log:
+        log.append_batch([b"a", b"b"])
+        reader = log.reader(1)
+        log.append_batch([b"c"])
+        assert list(reader) == [(1, b"a"), (2, b"b")]
