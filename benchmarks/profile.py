@@ -27,6 +27,34 @@ from pathlib import Path
 
 from benchmarks import load
 
+# Where a sample belongs: walking from the innermost frame outwards, the first frame whose
+# file matches decides (so msgpack called by the state store counts as state). An innermost
+# `Handle._run` is grpc.aio's Cython/C core code run as an asyncio callback.
+AREAS = (
+    ("log: frame encoding, write, fsync", re.compile(r"(^|/)log/")),
+    ("state: LMDB + msgpack (broker/state)", re.compile(r"(^|/)broker/state/")),
+    ("event appliers (broker/appliers)", re.compile(r"(^|/)broker/appliers/")),
+    ("processors and BPMN behaviour (broker/processing, broker/engine)", re.compile(r"(^|/)broker/(processing|engine)/")),
+    ("BPMN model and FEEL (bpmn/)", re.compile(r"(^|/)bpmn/")),
+    ("record encoding (records.py)", re.compile(r"(^|/)propolis/records\.py")),
+    ("metrics (broker/metrics.py, prometheus_client)", re.compile(r"(^|/)broker/metrics\.py|prometheus_client/")),
+    ("partition loop: batching, answers (broker/partition.py)", re.compile(r"(^|/)broker/partition\.py")),
+    ("gateway handlers and broker client (gateway/, broker/client.py)", re.compile(r"(^|/)gateway/|(^|/)broker/client\.py")),
+    ("asyncio event loop (Python part)", re.compile(r"(^|/)(asyncio/|selectors\.py)")),
+)
+GRPC_AIO = "grpc.aio C core and Cython (asyncio callbacks with no Python frame)"
+
+
+def area_of(frames: list[tuple[str, str]]) -> str:
+    if frames and frames[-1][0] == "Handle._run":
+        return GRPC_AIO
+    for _function, file in reversed(frames):
+        for name, pattern in AREAS:
+            if pattern.search(file):
+                return name
+    return "other (threads' C code, monitoring, ...)"
+
+
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 THREAD = re.compile(r"^thread \((?P<id>[^)]*)\)(?::\s*(?P<name>.*))?$")
 
@@ -75,8 +103,10 @@ def summarize(raw: str, seconds: float | None, rate_hz: int | None, top: int) ->
     self_by_function = collections.Counter()
     self_by_file = collections.Counter()
     inclusive = collections.Counter()
+    areas = collections.Counter()
     for thread, frames, count in stacks:
         per_thread[thread] += count
+        areas[f"{thread}: {area_of(frames)}"] += count
         if frames:
             function, file = frames[-1]
             self_by_function[f"{function} ({file})"] += count
@@ -96,6 +126,7 @@ def summarize(raw: str, seconds: float | None, rate_hz: int | None, top: int) ->
         lines.append("\nActive time per thread (fraction of wall time the thread was running, not idle):\n\n")
         for thread, count in per_thread.most_common():
             lines.append(f"- {thread}: {100 * count / (seconds * rate_hz):.0f}% of wall time ({100 * count / total:.0f}% of samples)\n")
+    table("By area (thread: area; innermost propolis/asyncio frame decides)", areas, len(areas))
     table("Self time by file (where the samples were, C calls charged to their Python caller)", self_by_file, top)
     table("Self time by function", self_by_function, top)
     table("Inclusive time by function (the function or anything it called)", inclusive, top + 10)
@@ -111,7 +142,7 @@ def record(model: str, seconds: float, warmup_s: float, rate_hz: int, gil: bool,
     summary: dict = {}
     try:
         def drive() -> None:
-            summary.update(asyncio.run(load.run_load(dev.address, model, "saturate", 0, 64, seconds + 2, warmup_s, 4, broker_pid=dev.pid)))
+            summary.update(asyncio.run(load.run_load(dev.address, model, "saturate", 0, 64, seconds + 2, warmup_s, 4, broker_pid=dev.pid, metrics_url=dev.metrics_url)))
 
         driver = threading.Thread(target=drive)
         driver.start()
