@@ -33,6 +33,9 @@ class GatewayConfig:
     # A job stream activates at most this many jobs at a time before pushing them one by one;
     # small, because an activated job's timeout runs while it waits to be written.
     stream_batch_jobs_max: int = 32
+    # A job stream whose activation found the broker overloaded or unavailable stays open and
+    # tries again after this long.
+    stream_retry_delay_ms: int = 200
     # Giving a job back (JOB YIELD) after its stream or long poll went away is tried this often.
     job_yield_attempts_max: int = 3
     job_yield_retry_delay_ms: int = 100

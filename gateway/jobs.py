@@ -36,6 +36,8 @@ from propolis.records import DEFAULT_TENANT
 
 log = logging.getLogger(__name__)
 
+_BUSY = grpc.StatusCode.RESOURCE_EXHAUSTED
+
 HeldJob = tuple[int, dict[str, Any]]
 """(job key, job value) of a job activated by the gateway for one of its callers."""
 
@@ -54,6 +56,7 @@ class JobActivator:
         self._probe_interval_s = config.long_poll_probe_interval_ms / 1000
         self._yield_attempts_max = max(1, config.job_yield_attempts_max)
         self._yield_retry_delay_s = config.job_yield_retry_delay_ms / 1000
+        self._stream_retry_delay_s = config.stream_retry_delay_ms / 1000
         self._give_backs: set[asyncio.Task[None]] = set()
 
     # -- one pass -------------------------------------------------------------------------
@@ -166,12 +169,24 @@ class JobActivator:
     ) -> None:
         """StreamActivatedJobs: push each job as it becomes activatable, until cancelled.
         A job is handed to `write` one at a time; jobs not yet written when the stream ends
-        (including the one whose write failed) are given back."""
+        (including the one whose write failed) are given back. While the broker sheds load or
+        is unavailable the stream stays open and tries again every `stream_retry_delay_ms`."""
         waiter = self._notifications.register(activation.job_type)
         held: deque[HeldJob] = deque()
         try:
             while True:
-                held.extend(await self._until_jobs(activation, waiter, None))
+                try:
+                    held.extend(await self._until_jobs(activation, waiter, None))
+                except (GatewayError, BrokerUnavailableError) as error:
+                    # A busy or unavailable broker is a pause for a stream, not its end.
+                    if isinstance(error, GatewayError) and error.code != _BUSY:
+                        raise
+                    log.info(
+                        "job stream waits for the broker",
+                        extra={"job_type": activation.job_type, "error": str(error)},
+                    )
+                    await asyncio.sleep(self._stream_retry_delay_s)
+                    continue
                 while held:
                     await write(held[0])
                     held.popleft()

@@ -288,3 +288,15 @@ def test_jobs_given_back_by_a_closed_stream_go_to_the_next_worker(fake_broker, g
     fake_broker.activation_delay_s = 0
     _, jobs = activate(gateway_stub, activation_request(5_000))
     assert [job.key for job in jobs] == [key]
+
+
+def test_a_stream_outlives_an_overloaded_broker_and_pushes_jobs_once_it_recovers(fake_broker, gateway_stub):
+    fake_broker.failure = BrokerOverloadedError("partition 1 has 9 commands waiting (limit 8); retry later")
+    stream = gateway_stub.StreamActivatedJobs(stream_request(), timeout=TIMEOUT_S)
+    try:
+        wait_until(lambda: len(activations(fake_broker)) >= 2)  # tried, waited, tried again
+        fake_broker.failure = None
+        key = fake_broker.add_job("charge")
+        assert next(stream).key == key
+    finally:
+        stream.cancel()
