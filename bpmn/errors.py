@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# How much of a long expression an error message quotes.
+QUOTED_EXPRESSION_CHARS_MAX = 200
+
 
 class BpmnError(Exception):
     """Root of the errors that parsing a model or evaluating its expressions raises."""
@@ -84,7 +87,10 @@ class FeelSyntaxError(BpmnError):
             if self.line is not None and self.line > 1:
                 position = f" at line {self.line}, column {self.column}"
         hint = f". {self.hint}" if self.hint else ""
-        return f"failed to parse FEEL expression '{self.expression}': {self.reason}{position}{hint}"
+        quoted = self.expression
+        if len(quoted) > QUOTED_EXPRESSION_CHARS_MAX:  # the position says where; keep messages short
+            quoted = quoted[: QUOTED_EXPRESSION_CHARS_MAX - 3] + "..."
+        return f"failed to parse FEEL expression '{quoted}': {self.reason}{position}{hint}"
 
 
 class FeelEvaluationError(BpmnError):

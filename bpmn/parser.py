@@ -133,11 +133,13 @@ def _parse_xml(xml: bytes, resource_name: str) -> etree._Element:
     qname = etree.QName(root)
     if qname.namespace != BPMN_NS or qname.localname != "definitions":
         found = f"<{qname.localname}> in namespace {qname.namespace}" if qname.namespace else f"<{qname.localname}> without namespace"
+        hint = f"Expected <definitions> in namespace {BPMN_NS}"
+        if "DMN" in (qname.namespace or "").upper():
+            hint = "It is a DMN decision; DMN is not supported yet"
         raise BpmnParseError(
             [
                 Problem(
-                    f"this is not a BPMN 2.0 document: the root element is {found}. "
-                    f"Expected <definitions> in namespace {BPMN_NS}",
+                    f"this is not a BPMN 2.0 document: the root element is {found}. {hint}",
                     line=root.sourceline,
                     resource_name=resource_name,
                 )

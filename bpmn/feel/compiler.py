@@ -558,7 +558,7 @@ def compile_feel(source: str, trace: bool = False) -> Compiled:
     """
     text = source.strip()
     if len(text) > EXPRESSION_CHARS_MAX:
-        raise FeelSyntaxError(_shortened(text), f"the expression is longer than {EXPRESSION_CHARS_MAX} characters")
+        raise FeelSyntaxError(text, f"the expression is longer than {EXPRESSION_CHARS_MAX} characters")
     # Keep the '=' as a blank so that reported columns count from the text as written.
     body = " " + text[1:] if text.startswith("=") else text
     if not body.strip():
@@ -579,7 +579,7 @@ def compile_feel(source: str, trace: bool = False) -> Compiled:
             raise error.orig_exc from None
         raise
     except RecursionError:
-        raise FeelSyntaxError(_shortened(text), "the expression is nested too deeply") from None
+        raise FeelSyntaxError(text, "the expression is nested too deeply") from None
 
 
 def _reason(error: UnexpectedInput, body: str) -> tuple[str, str | None]:
@@ -596,7 +596,3 @@ def _reason(error: UnexpectedInput, body: str) -> tuple[str, str | None]:
         reason = "unexpected input"
     hints = [hint for pattern, hint in _HINTS if pattern.search(body)]
     return reason, (hints[0] if hints else None)
-
-
-def _shortened(text: str) -> str:
-    return text if len(text) <= 80 else text[:77] + "..."
