@@ -155,11 +155,12 @@ def _type_name(node: etree._Element) -> str:
 
 
 def _local(node: etree._Element) -> str:
-    return etree.QName(node).localname
+    return node.tag.rpartition("}")[2]
 
 
-def _is_bpmn(node: object) -> bool:
-    return isinstance(node, etree._Element) and isinstance(node.tag, str) and node.tag.startswith(B)
+def _is_bpmn(node: etree._Element) -> bool:
+    tag = node.tag  # not a str for processing instructions and entities
+    return type(tag) is str and tag.startswith(B)
 
 
 class _ProcessReader:
@@ -176,8 +177,8 @@ class _ProcessReader:
         self.flows_with_bad_condition: set[str] = set()
         self.process_of: dict[str, str] = {}  # element id -> id of its process, for hints
         for process in root.findall(f"{B}process"):
-            for node in process.iter():
-                if _is_bpmn(node) and node.get("id"):
+            for node in process.iter(f"{B}*"):  # lxml filters by namespace in C
+                if node.get("id"):
                     self.process_of[node.get("id")] = process.get("id") or "?"
         self.duplicates: set[int] = set()  # id() of nodes whose id repeats an earlier one
 
@@ -208,10 +209,10 @@ class _ProcessReader:
 
     def check_unique_ids(self) -> None:
         first_line: dict[str, int] = {}
-        for node in self.root.iter():
-            if not _is_bpmn(node) or not node.get("id"):
-                continue
+        for node in self.root.iter(f"{B}*"):
             node_id = node.get("id")
+            if not node_id:
+                continue
             if node_id in first_line:
                 self.duplicates.add(id(node))
                 self.problem(

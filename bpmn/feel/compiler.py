@@ -148,6 +148,36 @@ class _ContextScope:
         return self.outer[name]
 
 
+def _constant(value: Any) -> Compiled:
+    """A closure for a literal; it remembers its value so operators can fold or inline it."""
+
+    def constant(v: Any) -> Any:
+        return value
+
+    constant.feel_constant = (value,)  # type: ignore[attr-defined]
+    return constant
+
+
+def _constant_of(compiled: Compiled) -> tuple[Any] | None:
+    return getattr(compiled, "feel_constant", None)
+
+
+def _binary(apply: Callable[[Any, Any], Any], left: Compiled, right: Compiled) -> Compiled:
+    """`left op right` for the fast path, specialised for the shapes models use most:
+    `name op literal` is one closure call, and `literal op literal` is folded now."""
+    left_constant, right_constant = _constant_of(left), _constant_of(right)
+    if left_constant is not None and right_constant is not None:
+        return _constant(apply(left_constant[0], right_constant[0]))
+    names = _names_of(left)
+    if right_constant is not None:
+        value = right_constant[0]
+        if names is not None and len(names) == 1:
+            name = names[0]
+            return lambda v: apply(v.get(name), value)
+        return lambda v: apply(left(v), value)
+    return lambda v: apply(left(v), right(v))
+
+
 def _names_of(compiled: Compiled) -> tuple[str, ...] | None:
     """The path a closure reads (`a.b.c` -> ('a', 'b', 'c')), if it is just a path."""
     return getattr(compiled, "feel_names", None)
@@ -220,21 +250,19 @@ class _Compiler(Transformer):
 
     # literals
     def number(self, token: Token) -> Compiled:
-        value = float(token) if "." in token else int(token)
-        return lambda v: value
+        return _constant(float(token) if "." in token else int(token))
 
     def string(self, token: Token) -> Compiled:
-        value = _unescape(str(token)[1:-1])
-        return lambda v: value
+        return _constant(_unescape(str(token)[1:-1]))
 
     def true(self) -> Compiled:
-        return lambda v: True
+        return _constant(True)
 
     def false(self) -> Compiled:
-        return lambda v: False
+        return _constant(False)
 
     def null(self) -> Compiled:
-        return lambda v: None
+        return _constant(None)
 
     def list_literal(self, items: list[Compiled] | None) -> Compiled:
         items = items or []
@@ -337,7 +365,7 @@ class _Compiler(Transformer):
     def _arithmetic(self, op: str, left: Compiled, right: Compiled) -> Compiled:
         apply = ARITHMETIC[op]
         if not self.trace:
-            return lambda v: apply(left(v), right(v))
+            return _binary(apply, left, right)
 
         def evaluate(v: Any) -> Any:
             a, b = left(v), right(v)
@@ -366,7 +394,7 @@ class _Compiler(Transformer):
     def compare(self, left: Compiled, op: Token, right: Compiled) -> Compiled:
         apply = COMPARISON[str(op)]
         if not self.trace:
-            return lambda v: apply(left(v), right(v))
+            return _binary(apply, left, right)
 
         def evaluate(v: Any) -> Any:
             a, b = left(v), right(v)

@@ -10,6 +10,7 @@ is not a bug in propolis. `describe_failure` says why an operation gave null, fo
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -88,23 +89,34 @@ def describe(value: Any) -> str:
 
 
 # -- arithmetic ---------------------------------------------------------------------------
+# Hot path: type checks are written out (`t is int or t is float`) instead of calling
+# is_number, which halves the cost of `amount > 100`.
 def add(left: Any, right: Any) -> Any:
-    if is_number(left) and is_number(right):
-        return left + right if type(left) is int and type(right) is int else _float(left, right, _plus)
-    if type(left) is str and type(right) is str:
+    tl, tr = type(left), type(right)
+    if tl is int and tr is int:
+        return left + right
+    if (tl is int or tl is float) and (tr is int or tr is float):
+        return _float(left, right, _plus)
+    if tl is str and tr is str:
         return left + right
     return None
 
 
 def subtract(left: Any, right: Any) -> Any:
-    if is_number(left) and is_number(right):
-        return left - right if type(left) is int and type(right) is int else _float(left, right, _minus)
+    tl, tr = type(left), type(right)
+    if tl is int and tr is int:
+        return left - right
+    if (tl is int or tl is float) and (tr is int or tr is float):
+        return _float(left, right, _minus)
     return None
 
 
 def multiply(left: Any, right: Any) -> Any:
-    if is_number(left) and is_number(right):
-        return left * right if type(left) is int and type(right) is int else _float(left, right, _times)
+    tl, tr = type(left), type(right)
+    if tl is int and tr is int:
+        return left * right
+    if (tl is int or tl is float) and (tr is int or tr is float):
+        return _float(left, right, _times)
     return None
 
 
@@ -176,14 +188,20 @@ def describe_arithmetic_failure(op: str, left: Any, right: Any) -> str | None:
 
 
 # -- comparison ---------------------------------------------------------------------------
+_SCALAR_TYPES = frozenset({str, int, float, bool})
+
+
 def equal(left: Any, right: Any) -> Any:
     """FEEL `=`: null equals only null; values of different types are not comparable (null)."""
     if left is None or right is None:
         return left is None and right is None
-    if is_number(left) and is_number(right):
+    tl, tr = type(left), type(right)
+    if tl is tr and tl in _SCALAR_TYPES:
         return left == right
-    if type(left) is bool or type(right) is bool:
-        return left is right if type(left) is type(right) else None
+    if (tl is int or tl is float) and (tr is int or tr is float):
+        return left == right
+    if tl is bool or tr is bool:
+        return None
     if isinstance(left, str) and isinstance(right, str):
         return left == right
     if isinstance(left, list) and isinstance(right, list):
@@ -220,21 +238,21 @@ def comparable(left: Any, right: Any) -> bool:
     return type(left) is str and type(right) is str
 
 
-def less(left: Any, right: Any) -> Any:
-    return left < right if comparable(left, right) else None
+def _ordering(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
+    def compare(left: Any, right: Any) -> Any:
+        t = type(left)
+        if t is int or t is float:
+            t = type(right)
+            return op(left, right) if t is int or t is float else None
+        return op(left, right) if t is str and type(right) is str else None
+
+    return compare
 
 
-def less_or_equal(left: Any, right: Any) -> Any:
-    return left <= right if comparable(left, right) else None
-
-
-def greater(left: Any, right: Any) -> Any:
-    return left > right if comparable(left, right) else None
-
-
-def greater_or_equal(left: Any, right: Any) -> Any:
-    return left >= right if comparable(left, right) else None
-
+less = _ordering(operator.lt)
+less_or_equal = _ordering(operator.le)
+greater = _ordering(operator.gt)
+greater_or_equal = _ordering(operator.ge)
 
 COMPARISON: dict[str, Callable[[Any, Any], Any]] = {
     "=": equal, "!=": not_equal, "<": less, "<=": less_or_equal, ">": greater, ">=": greater_or_equal,

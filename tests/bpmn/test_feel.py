@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from propolis.bpmn.errors import FeelEvaluationError, FeelSyntaxError
 from propolis.bpmn.expression import compile_expression
+from propolis.bpmn.feel import TracingScope, compile_feel
 
 VARIABLES = {
     "amount": 120,
@@ -178,6 +179,19 @@ def test_evaluates(expression, expected):
 )
 def test_built_in_functions(expression, expected):
     assert evaluate(expression) == expected
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "=order.items[qty > 3].sku", "={a: 1, b: a + 1}", "=amount * price - 1", "=xs[-1]", "=missing.x",
+        '=if amount between 100 and 200 then upper case(name) else "no"', "=is defined(order.note)",
+        "=amount in [1, 120] and not(flag)", '=string join(order.items.sku, "+")',
+    ],
+)
+def test_explaining_evaluates_exactly_like_evaluating(expression):
+    traced = compile_feel(expression, trace=True)
+    assert traced(TracingScope(VARIABLES, [])) == evaluate(expression)
 
 
 @pytest.mark.parametrize(
