@@ -427,6 +427,14 @@ class _ProcessReader:
                 f"the message '{message_ref}' has no correlation key, but element '{waiting_id}' waits for it",
                 "Add <zeebe:subscription correlationKey=\"=orderId\" /> (an expression) under its extensionElements",
             )
+        elif not key_text.lstrip().startswith("="):
+            # As in Zeebe: a static key would give every instance the same key.
+            suggestion = f"write '={key_text.strip()}' to read that variable" if _TARGET.fullmatch(key_text.strip()) else "such as '=orderId'"
+            self.problem(
+                message,
+                f"the correlationKey '{key_text}' of message '{message_ref}' is a static value, but it must be an expression",
+                f"Start it with '=': {suggestion}",
+            )
         else:
             correlation_key = self.expression(message, key_text, f"the correlationKey of message '{message_ref}'")
         if name is None or correlation_key is None:

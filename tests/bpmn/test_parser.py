@@ -392,6 +392,13 @@ def test_rejects_a_message_without_correlation_key_once_however_many_elements_wa
     assert "no correlation key" in problem.message and "zeebe:subscription" in problem.message
 
 
+def test_rejects_a_static_correlation_key_suggesting_the_expression():
+    content = fixture("message_catch.bpmn").replace(b'correlationKey="=orderId"', b'correlationKey="orderId"')
+    [problem] = problems_of(content)
+    assert problem.element_id == "Message_Payment" and "is a static value" in problem.message
+    assert "'=orderId'" in problem.message
+
+
 def test_rejects_a_message_ref_that_names_no_message():
     content = fixture("message_catch.bpmn").replace(b'messageRef="Message_Shipment"', b'messageRef="Message_Shipmnet"')
     [problem] = problems_of(content)
