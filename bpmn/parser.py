@@ -111,7 +111,8 @@ def parse_bpmn(xml: bytes, resource_name: str) -> Definitions:
         if process is not None:
             processes.append(process)
     if problems:
-        raise BpmnParseError(problems)
+        # In file order, so a user can walk through the file fixing them.
+        raise BpmnParseError(sorted(problems, key=lambda p: p.line or 0))
     return Definitions(processes=processes)
 
 
