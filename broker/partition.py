@@ -244,7 +244,9 @@ class Partition:
         self._records_since_snapshot += len(records)
         for response in outputs.responses:
             future = self._pending.pop(response.request_id, None)
-            if future is not None and not future.done():
+            # Claim the future first: the gateway may cancel it (client gone) at any moment,
+            # and set_result on a cancelled future would stop this thread.
+            if future is not None and future.set_running_or_notify_cancel():
                 future.set_result(response.record)
         if outputs.job_types_available:
             self._on_jobs_available(outputs.job_types_available)
