@@ -36,10 +36,12 @@ import tempfile
 import threading
 import time
 import tomllib
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import grpc
+from prometheus_client.parser import text_string_to_metric_families
 from propolis.gateway.protocol import METHODS, pb
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,6 +63,12 @@ JOB_TIMEOUT_MS = 30_000
 RATE_IN_FLIGHT_MAX = 20_000  # open loop, but not unbounded: creations beyond this are skipped and counted
 DRAIN_TIMEOUT_S = 75
 OVERLOADED = "RESOURCE_EXHAUSTED"
+WATCHED_METRICS = (
+    "propolis_batch_processing_seconds_count",
+    "propolis_batch_processing_seconds_sum",
+    "propolis_commands_processed_total",
+    "propolis_records_processed_total",
+)
 
 
 def _callable(channel: grpc.aio.Channel, name: str) -> Any:
@@ -107,6 +115,32 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def broker_counters(metrics_url: str) -> dict[str, float]:
+    """Totals over all partitions from propolis dev's Prometheus /metrics."""
+    with urllib.request.urlopen(metrics_url, timeout=5) as response:
+        text = response.read().decode()
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in WATCHED_METRICS:
+                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
+
+def broker_figures(before: dict[str, float], after: dict[str, float], elapsed_s: float, completed: int) -> dict[str, float]:
+    """Group commit and processing figures over the measured window."""
+    delta = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in WATCHED_METRICS}
+    batches = delta["propolis_batch_processing_seconds_count"] or 1
+    return {
+        "batches_per_s": round(delta["propolis_batch_processing_seconds_count"] / elapsed_s, 1),
+        "commands_per_batch": round(delta["propolis_commands_processed_total"] / batches, 1),
+        "records_per_instance": round(delta["propolis_records_processed_total"] / completed, 1) if completed else None,
+        "batch_ms_mean": round(1000 * delta["propolis_batch_processing_seconds_sum"] / batches, 2),
+        # Fraction of wall time the partition thread spent inside batches (process + fsync + commit).
+        "partition_busy": round(delta["propolis_batch_processing_seconds_sum"] / elapsed_s, 2),
+    }
+
+
 def machine_busy_seconds() -> float:
     """CPU time all cores spent on anything but idle and iowait since boot, from /proc/stat."""
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
@@ -115,7 +149,7 @@ def machine_busy_seconds() -> float:
 
 async def run_load(
     address: str, model: str, mode: str, rate: float, concurrency: int, duration_s: float, warmup_s: float, workers: int,
-    broker_pid: int | None = None,
+    broker_pid: int | None = None, metrics_url: str | None = None,
 ) -> dict[str, Any]:
     """Deploy `model`, drive it for warmup_s + duration_s and return the summary (see main)."""
     path, process_id, job_type = MODELS[model]
@@ -195,8 +229,6 @@ async def run_load(
             elapsed += 1
             done = stats.completed - last
             last = stats.completed
-            if stats.recording:
-                stats.per_second.append(done)
             phase = "measure" if stats.recording else ("drain" if stop.is_set() else "warmup")
             waiting = stats.created - stats.completed - stats.create_failures
             print(
@@ -218,12 +250,20 @@ async def run_load(
     own_cpu_from = _own_cpu_seconds()
     broker_cpu_from = cpu_seconds(broker_pid) if broker_pid else None
     machine_from = machine_busy_seconds()
-    await asyncio.sleep(duration_s)
+    counters_from = await asyncio.to_thread(broker_counters, metrics_url) if metrics_url else None
+    # Per-second counts over whole seconds of the measured window, on its own clock.
+    window_from = measured_from
+    for second in range(1, int(duration_s) + 1):
+        await asyncio.sleep(max(0.0, started + second - time.perf_counter()))
+        stats.per_second.append(stats.completed - window_from)
+        window_from = stats.completed
+    await asyncio.sleep(max(0.0, started + duration_s - time.perf_counter()))
     measured = stats.completed - measured_from
     elapsed = time.perf_counter() - started
     own_cores = (_own_cpu_seconds() - own_cpu_from) / elapsed
     broker_cores = (cpu_seconds(broker_pid) - broker_cpu_from) / elapsed if broker_pid else None
     machine_cores = (machine_busy_seconds() - machine_from) / elapsed
+    counters_to = await asyncio.to_thread(broker_counters, metrics_url) if metrics_url else None
     stats.recording = False
     stop.set()
     # Workers go on until the last started instance has its answer, then stop too.
@@ -259,6 +299,7 @@ async def run_load(
         # Everything else on the machine (other people's tests...): a noisy run shows here.
         "other_cores": round(machine_cores - own_cores - (broker_cores or 0), 2) if broker_pid else None,
         "machine_cores": os.cpu_count(),
+        "broker": broker_figures(counters_from, counters_to, elapsed, measured) if metrics_url else None,
     }
 
 
@@ -292,17 +333,22 @@ def export_commit(revision: str) -> tuple[Path, str]:
     return root, str(packages)
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 class DevProcess:
     """`propolis dev` on a free port with a fresh data folder; its stderr is read continuously
     (a full pipe would stall the broker) and the last lines are kept for error messages."""
 
     def __init__(self, pythonpath: str | None = None) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = _free_port()
+        self.monitoring_port = _free_port()
         self.data_dir = tempfile.mkdtemp(prefix="propolis-bench-")
         self.output: list[str] = []
-        env = {**os.environ, "PROPOLIS_MONITORING_PORT": "0", "GRPC_VERBOSITY": os.environ.get("GRPC_VERBOSITY", "NONE")}
+        env = {**os.environ, "PROPOLIS_MONITORING_HOST": "127.0.0.1", "PROPOLIS_MONITORING_PORT": str(self.monitoring_port), "GRPC_VERBOSITY": os.environ.get("GRPC_VERBOSITY", "NONE")}
         if pythonpath:
             env["PYTHONPATH"] = pythonpath
         executable = Path(sys.executable).parent / "propolis"
@@ -328,6 +374,10 @@ class DevProcess:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.monitoring_port}/metrics"
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
@@ -361,7 +411,7 @@ def main() -> None:
     try:
         summary = asyncio.run(run_load(
             address, args.model, args.mode, args.rate, args.concurrency, args.duration, args.warmup, args.workers,
-            broker_pid=dev.pid if dev else None,
+            broker_pid=dev.pid if dev else None, metrics_url=dev.metrics_url if dev else None,
         ))
     finally:
         if dev is not None:

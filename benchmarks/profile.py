@@ -3,6 +3,7 @@ while benchmarks.load saturates it, and this prints the shares as text.
 
     .venv/bin/python -m benchmarks.profile --model one-task --seconds 15
     .venv/bin/python -m benchmarks.profile --gil          # only samples of the thread holding the GIL
+    .venv/bin/python -m benchmarks.profile --gil --native # with C frames (pauses the broker per sample)
     .venv/bin/python -m benchmarks.profile --summarize profile.raw   # an earlier recording
 
 py-spy (`pip install py-spy`) samples in --nonblocking mode, so it does not pause the broker;
@@ -26,6 +27,36 @@ import time
 from pathlib import Path
 
 from benchmarks import load
+
+# Where a sample belongs: walking from the innermost frame outwards, the first frame whose
+# file matches decides (so msgpack called by the state store counts as state). An innermost
+# `Handle._run` is grpc.aio's Cython/C core code run as an asyncio callback.
+AREAS = (
+    ("log: frame encoding, write, fsync", re.compile(r"(^|/)log/")),
+    ("state: LMDB + msgpack (broker/state)", re.compile(r"(^|/)broker/state/")),
+    ("event appliers (broker/appliers)", re.compile(r"(^|/)broker/appliers/")),
+    ("processors and BPMN behaviour (broker/processing, broker/engine)", re.compile(r"(^|/)broker/(processing|engine)/")),
+    ("BPMN model and FEEL (bpmn/)", re.compile(r"(^|/)bpmn/")),
+    ("record encoding (records.py)", re.compile(r"(^|/)propolis/records\.py")),
+    ("metrics (broker/metrics.py, prometheus_client)", re.compile(r"(^|/)broker/metrics\.py|prometheus_client/")),
+    ("partition loop: batching, answers (broker/partition.py)", re.compile(r"(^|/)broker/partition\.py")),
+    ("gateway handlers and broker client (gateway/, broker/client.py)", re.compile(r"(^|/)gateway/|(^|/)broker/client\.py")),
+    ("asyncio event loop (Python part)", re.compile(r"(^|/)(asyncio/|selectors\.py)")),
+)
+GRPC_AIO = "grpc.aio C core and Cython (asyncio callbacks with no Python frame)"
+
+
+def area_of(frames: list[tuple[str, str]]) -> str:
+    if frames and frames[-1][0] == "Handle._run":
+        return GRPC_AIO
+    for _function, file in reversed(frames):
+        if "cygrpc" in file:  # --native: grpc's Cython module shows itself
+            return GRPC_AIO
+        for name, pattern in AREAS:
+            if pattern.search(file):
+                return name
+    return "other (threads' C code, monitoring, ...)"
+
 
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 THREAD = re.compile(r"^thread \((?P<id>[^)]*)\)(?::\s*(?P<name>.*))?$")
@@ -75,8 +106,10 @@ def summarize(raw: str, seconds: float | None, rate_hz: int | None, top: int) ->
     self_by_function = collections.Counter()
     self_by_file = collections.Counter()
     inclusive = collections.Counter()
+    areas = collections.Counter()
     for thread, frames, count in stacks:
         per_thread[thread] += count
+        areas[f"{thread}: {area_of(frames)}"] += count
         if frames:
             function, file = frames[-1]
             self_by_function[f"{function} ({file})"] += count
@@ -96,13 +129,20 @@ def summarize(raw: str, seconds: float | None, rate_hz: int | None, top: int) ->
         lines.append("\nActive time per thread (fraction of wall time the thread was running, not idle):\n\n")
         for thread, count in per_thread.most_common():
             lines.append(f"- {thread}: {100 * count / (seconds * rate_hz):.0f}% of wall time ({100 * count / total:.0f}% of samples)\n")
+    table("By area (thread: area; innermost propolis/asyncio frame decides)", areas, len(areas))
+    if any(".so" in file or file.endswith(".c") for _, frames, _ in stacks for _, file in frames[-1:]):
+        native = collections.Counter()
+        for _thread, frames, count in stacks:
+            if frames:
+                native[frames[-1][0] if frames[-1][0] != "?" else frames[-1][1]] += count
+        table("Innermost native function (--native)", native, top)
     table("Self time by file (where the samples were, C calls charged to their Python caller)", self_by_file, top)
     table("Self time by function", self_by_function, top)
     table("Inclusive time by function (the function or anything it called)", inclusive, top + 10)
     return "".join(lines)
 
 
-def record(model: str, seconds: float, warmup_s: float, rate_hz: int, gil: bool, commit: str | None, out: Path) -> dict:
+def record(model: str, seconds: float, warmup_s: float, rate_hz: int, gil: bool, native: bool, commit: str | None, out: Path) -> dict:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists() and shutil.which("py-spy") is None:
         raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
@@ -111,16 +151,18 @@ def record(model: str, seconds: float, warmup_s: float, rate_hz: int, gil: bool,
     summary: dict = {}
     try:
         def drive() -> None:
-            summary.update(asyncio.run(load.run_load(dev.address, model, "saturate", 0, 64, seconds + 2, warmup_s, 4, broker_pid=dev.pid)))
+            summary.update(asyncio.run(load.run_load(dev.address, model, "saturate", 0, 64, seconds + 2, warmup_s, 4, broker_pid=dev.pid, metrics_url=dev.metrics_url)))
 
         driver = threading.Thread(target=drive)
         driver.start()
         time.sleep(warmup_s + 1)
         print(f"py-spy: sampling pid {dev.pid} for {seconds:.0f} s at {rate_hz} Hz", file=sys.stderr, flush=True)
         command = [py_spy, "record", "--pid", str(dev.pid), "--duration", str(int(seconds)), "--rate", str(rate_hz),
-                   "--nonblocking", "--threads", "--format", "raw", "--output", str(out)]
+                   "--threads", "--format", "raw", "--output", str(out)]
         if gil:
             command.append("--gil")
+        # Native stacks need the process paused while it is read; otherwise do not pause it.
+        command.append("--native" if native else "--nonblocking")
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         driver.join()
     finally:
@@ -137,6 +179,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=4.0, help="load before sampling starts (default 4)")
     parser.add_argument("--rate", type=int, default=200, help="samples/s (default 200)")
     parser.add_argument("--gil", action="store_true", help="only sample the thread that holds the GIL")
+    parser.add_argument("--native", action="store_true", help="also C frames (pauses the broker at each sample, so it runs slower)")
     parser.add_argument("--commit", help="run propolis dev from a clean export of this commit")
     parser.add_argument("--out", type=Path, default=Path("/tmp/propolis-profile.raw"), help="raw collapsed stacks (default /tmp/propolis-profile.raw)")
     parser.add_argument("--top", type=int, default=20, help="rows per table (default 20)")
@@ -145,7 +188,7 @@ def main() -> None:
     if args.summarize:
         print(summarize(args.summarize.read_text(), None, None, args.top))
         return
-    summary = record(args.model, args.seconds, args.warmup, args.rate, args.gil, args.commit, args.out)
+    summary = record(args.model, args.seconds, args.warmup, args.rate, args.gil, args.native, args.commit, args.out)
     print(f"load while sampling: median {summary.get('completed_per_s_median')}/s completed, broker process "
           f"{summary.get('broker_cores')} cores, load generator {summary.get('load_generator_cores')} cores, "
           f"other processes {summary.get('other_cores')} cores\n")

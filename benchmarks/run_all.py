@@ -34,7 +34,7 @@ NOISY_OTHER_CORES = 0.2  # other processes using more than this while measuring:
 def propolis_run(pythonpath: str | None, model: str, mode: str, duration_s: float, warmup_s: float, rate: float = 0.0) -> dict:
     dev = load.DevProcess(pythonpath)
     try:
-        return asyncio.run(load.run_load(dev.address, model, mode, rate, CONCURRENCY, duration_s, warmup_s, WORKERS, broker_pid=dev.pid))
+        return asyncio.run(load.run_load(dev.address, model, mode, rate, CONCURRENCY, duration_s, warmup_s, WORKERS, broker_pid=dev.pid, metrics_url=dev.metrics_url))
     finally:
         dev.stop()
 
@@ -92,6 +92,12 @@ def main() -> None:
             f"| {saturated['resource_exhausted'] + paced['resource_exhausted']} | {errors or 'none'} "
             f"| {saturated['broker_cores']} | {saturated['load_generator_cores']} | {other}{' (noisy)' if other > NOISY_OTHER_CORES else ''} |"
         )
+    print("\nInside the broker at saturation (from its /metrics): group commit and the partition thread\n")
+    print("| model | batches/s (one fsync each) | commands per batch | records per instance | batch ms, mean | partition thread busy in batches |")
+    print("|---|---|---|---|---|---|")
+    for model, _spiff_result, saturated, _paced, _half in rows:
+        inside = saturated["broker"]
+        print(f"| {model} | {inside['batches_per_s']} | {inside['commands_per_batch']} | {inside['records_per_instance']} | {inside['batch_ms_mean']} | {100 * inside['partition_busy']:.0f}% |")
     print("\nCommands for each figure:\n")
     for model, _spiff_result, _saturated, _paced, half in rows:
         print(f"- `.venv/bin/python -m benchmarks.spiff --model {model} --duration {spiff_s:.0f}`")

@@ -32,8 +32,21 @@ class Expression(Protocol):
     is_static: bool
 
     def evaluate(self, variables: Mapping[str, Any]) -> Any:
-        """Evaluate against visible variables. Raises `bpmn.errors.FeelEvaluationError` with a
-        message that names the problem (e.g. "no variable found with name 'x'")."""
+        """Evaluate against visible variables. Never raises for bad data: as in Zeebe 8 and
+        FEEL, a missing variable, a missing context entry or a type mismatch yields None
+        (null). Use `explain` or `evaluate_or_raise` to learn why a result was null."""
+        ...
+
+    def explain(self, variables: Mapping[str, Any]) -> list[str]:
+        """The warnings evaluating against `variables` produces, e.g.
+        ["no variable found with name 'orderId'"]; empty for a static value. Slower than
+        `evaluate`: call it only to word an incident."""
+        ...
+
+    def evaluate_or_raise(self, variables: Mapping[str, Any]) -> Any:
+        """`evaluate`, but a null result with a reason raises `bpmn.errors.FeelEvaluationError`
+        whose message names the problem (e.g. "no variable found with name 'x'") and whose
+        `warnings` lists every reason."""
         ...
 
 

@@ -1,13 +1,17 @@
 """Parse BPMN 2.0 XML (with Zeebe's extensions) into the executable model of `model.py`.
 
-Every problem found in a resource is reported, each naming the resource, the line, the
-element id and its type, and what to use instead. One table (`FLOW_NODES`) maps the BPMN tags
-that propolis runs to how they are read; anything else that can carry a token is refused.
+Every problem in a resource is reported at once, each naming the resource, the line, the
+element id and its type, what is wrong and what to do instead. `FLOW_NODES` is the one table
+of the BPMN tags propolis runs and how each is read; `NOT_YET` lists the flow nodes Zeebe
+runs that propolis refuses for now, with what to use meanwhile. Anything else in the BPMN
+namespace that is not in `IGNORED` is refused too: silently skipping a token-carrying
+element would run a different process than the one the user drew.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 
 from lxml import etree
@@ -17,6 +21,7 @@ from propolis.bpmn.model import (
     Definitions,
     Element,
     ElementKind,
+    Expression,
     Mapping_,
     MessageDefinition,
     Process,
@@ -28,46 +33,159 @@ ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 B = f"{{{BPMN_NS}}}"
 Z = f"{{{ZEEBE_NS}}}"
 
-# Tags inside a process that carry no token and are safe to ignore.
+DEFAULT_JOB_RETRIES = "3"
+
+# Children of a process that carry no token: documentation, data, and diagram structure.
 IGNORED = {
-    "documentation", "extensionElements", "textAnnotation", "association", "laneSet", "dataObject",
-    "dataObjectReference", "dataStoreReference", "dataInputAssociation", "dataOutputAssociation",
-    "property", "ioSpecification", "group", "category",
+    "documentation", "extensionElements", "textAnnotation", "association", "group", "laneSet",
+    "dataObject", "dataObjectReference", "dataStoreReference", "dataInputAssociation",
+    "dataOutputAssociation", "property", "ioSpecification", "ioBinding", "auditing", "monitoring",
+    "supports", "correlationSubscription", "resourceRole", "performer", "humanPerformer",
+    "potentialOwner",
 }
 
-# Flow node tags that Zeebe runs but propolis does not yet, with what to use meanwhile.
+# Flow nodes that Zeebe runs but propolis does not yet, with what to do meanwhile.
 NOT_YET = {
-    "userTask": "model it as a service task with a job worker for now",
-    "scriptTask": "use a service task with a job worker, or an output mapping with a FEEL expression",
-    "businessRuleTask": "use a service task with a job worker",
-    "sendTask": "use a service task with a job worker",
-    "manualTask": "remove it or use a none intermediate step such as a service task",
-    "task": "use a service task with a zeebe:taskDefinition",
-    "subProcess": "flatten it into the process for now",
-    "callActivity": "start the other process from a job worker for now",
-    "adHocSubProcess": "flatten it into the process for now",
-    "transaction": "flatten it into the process for now",
-    "boundaryEvent": "boundary events are not supported yet",
-    "inclusiveGateway": "use parallel and exclusive gateways",
-    "eventBasedGateway": "use a receive task or a message catch event",
-    "complexGateway": "use parallel and exclusive gateways",
-    "intermediateThrowEvent": "remove it or use a service task",
+    "userTask": "Model it as a service task with a job worker for now",
+    "scriptTask": "Use a service task with a job worker, or compute the value in an output mapping",
+    "businessRuleTask": "Use a service task with a job worker",
+    "sendTask": "Use a service task with a job worker that publishes the message",
+    "manualTask": "Remove it, or use a service task",
+    "task": "Use a service task with a zeebe:taskDefinition",
+    "subProcess": "Flatten it into the process for now",
+    "callActivity": "Start the other process from a job worker for now",
+    "adHocSubProcess": "Flatten it into the process for now",
+    "transaction": "Flatten it into the process for now",
+    "boundaryEvent": "Handle timeouts and errors in the job worker for now",
+    "inclusiveGateway": "Use parallel and exclusive gateways",
+    "eventBasedGateway": "Use a receive task or a message catch event",
+    "complexGateway": "Use parallel and exclusive gateways",
+    "intermediateThrowEvent": "Remove it, or use a service task",
 }
 
-# A reader fills in the element; it returns False when the element cannot be run at all.
-ParseFn = Callable[["_ProcessParser", etree._Element, Element], bool]
+# Zeebe extensions that change behaviour: ignoring them would run something else.
+UNSUPPORTED_EXTENSIONS = {
+    "executionListeners": "execution listeners",
+    "taskListeners": "task listeners",
+}
+
+# An ioMapping target is a variable name or a dotted path into a context.
+_TARGET = re.compile(r"(?:[^\W\d]|\$)[\w$]*(?:\.(?:[^\W\d]|\$)[\w$]*)*")
+# A Camunda 7 (JUEL) condition such as ${approved} or #{!approved}.
+_JUEL = re.compile(r"^[$#]\{(.*)\}$", re.DOTALL)
+_PLAIN_NAME = re.compile(r"[^\W\d][\w]*")
+
+# A reader fills in the element; it returns False when the element cannot run at all.
+ReadFn = Callable[["_ProcessReader", etree._Element, Element], bool]
 
 
-class _ProcessParser:
+def parse_bpmn(xml: bytes, resource_name: str) -> Definitions:
+    """Parse one BPMN resource into its executable processes.
+
+    Raises `BpmnParseError` listing every problem found (never any other exception for bad
+    input): malformed XML, a document that is not BPMN, no executable process, elements
+    propolis does not support yet, broken references, invalid FEEL.
+    """
+    if isinstance(xml, str):  # be lenient with callers that read the file as text
+        xml = xml.encode("utf-8")
+    root = _parse_xml(xml, resource_name)
+    problems: list[Problem] = []
+    reader = _ProcessReader(resource_name, root, problems)
+    reader.check_unique_ids()
+    processes = []
+    executable = [p for p in root.findall(f"{B}process") if (p.get("isExecutable") or "").strip().lower() == "true"]
+    if not executable:
+        declared = root.findall(f"{B}process")
+        found = f"it has {len(declared)} process(es), none with isExecutable=\"true\"" if declared else "it has no process"
+        problems.append(
+            Problem(
+                f"the resource has no executable process: {found}. "
+                "Mark the process to deploy as executable (isExecutable=\"true\")",
+                element_type="bpmn:definitions",
+                line=root.sourceline,
+                resource_name=resource_name,
+            )
+        )
+    for node in executable:
+        process = reader.read_process(node)
+        if process is not None:
+            processes.append(process)
+    if problems:
+        # In file order, so a user can walk through the file fixing them.
+        raise BpmnParseError(sorted(problems, key=lambda p: p.line or 0))
+    return Definitions(processes=processes)
+
+
+def _parse_xml(xml: bytes, resource_name: str) -> etree._Element:
+    # No entity expansion from outside, no network, libxml2's size limits on: a resource
+    # comes from a client and must not be able to read files or exhaust memory.
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
+    try:
+        root = etree.fromstring(xml, parser)
+    except etree.XMLSyntaxError as error:
+        line, column = error.position if error.position else (None, None)
+        message = re.sub(r", line \d+, column \d+$", "", error.msg or "unreadable")
+        where = f" (column {column})" if column else ""
+        raise BpmnParseError(
+            [Problem(f"the XML is not well-formed: {message}{where}", line=line, resource_name=resource_name)]
+        ) from None
+    except ValueError as error:  # e.g. text with an encoding declaration
+        raise BpmnParseError([Problem(f"the XML cannot be read: {error}", line=1, resource_name=resource_name)]) from None
+    qname = etree.QName(root)
+    if qname.namespace != BPMN_NS or qname.localname != "definitions":
+        found = f"<{qname.localname}> in namespace {qname.namespace}" if qname.namespace else f"<{qname.localname}> without namespace"
+        hint = f"Expected <definitions> in namespace {BPMN_NS}"
+        if "DMN" in (qname.namespace or "").upper():
+            hint = "It is a DMN decision; DMN is not supported yet"
+        raise BpmnParseError(
+            [
+                Problem(
+                    f"this is not a BPMN 2.0 document: the root element is {found}. {hint}",
+                    line=root.sourceline,
+                    resource_name=resource_name,
+                )
+            ]
+        )
+    return root
+
+
+def _type_name(node: etree._Element) -> str:
+    qname = etree.QName(node)
+    prefix = "bpmn" if qname.namespace == BPMN_NS else "zeebe" if qname.namespace == ZEEBE_NS else node.prefix
+    return f"{prefix}:{qname.localname}" if prefix else qname.localname
+
+
+def _local(node: etree._Element) -> str:
+    return node.tag.rpartition("}")[2]
+
+
+def _is_bpmn(node: etree._Element) -> bool:
+    tag = node.tag  # not a str for processing instructions and entities
+    return type(tag) is str and tag.startswith(B)
+
+
+class _ProcessReader:
+    """Reads the processes of one resource, collecting problems instead of stopping."""
+
     def __init__(self, resource_name: str, root: etree._Element, problems: list[Problem]) -> None:
         self.resource_name = resource_name
         self.root = root
         self.problems = problems
-        self.messages = {m.get("id"): m for m in root.iter(f"{B}message")}
+        self.message_nodes = {m.get("id"): m for m in root.iter(f"{B}message")}
+        # A message is read (and its problems reported) once, however many elements use it.
+        self.messages: dict[str, MessageDefinition | None] = {}
         # Flows whose condition was written but is wrong: reported once, not also as missing.
         self.flows_with_bad_condition: set[str] = set()
+        self.process_of: dict[str, str] = {}  # element id -> id of its process, for hints
+        for process in root.findall(f"{B}process"):
+            for node in process.iter(f"{B}*"):  # lxml filters by namespace in C
+                if node.get("id"):
+                    self.process_of[node.get("id")] = process.get("id") or "?"
+        self.duplicates: set[int] = set()  # id() of nodes whose id repeats an earlier one
 
-    def problem(self, node: etree._Element | None, message: str, element_id: str | None = None) -> None:
+    # -- reporting --------------------------------------------------------------------------
+    def problem(self, node: etree._Element | None, what: str, hint: str | None = None, element_id: str | None = None) -> None:
+        message = f"{what}. {hint}" if hint else what
         self.problems.append(
             Problem(
                 message=message,
@@ -78,62 +196,85 @@ class _ProcessParser:
             )
         )
 
-    def expression(self, node: etree._Element, text: str | None, what: str, required: bool = True):
-        if text is None or text.strip() == "":
+    def expression(self, node: etree._Element, text: str | None, what: str, required: bool = True) -> Expression | None:
+        """Compile a value of the model; a syntax error is a problem naming `what`."""
+        if text is None or not text.strip():
             if required:
                 self.problem(node, f"{what} is missing")
             return None
         try:
-            return compile_expression(text)
+            return compile_expression(text.strip() if text.lstrip().startswith("=") else text)
         except FeelSyntaxError as error:
-            self.problem(node, f"{what}: {error}")
+            self.problem(node, f"{what} is not valid FEEL: {error}")
             return None
 
-    # -- process --------------------------------------------------------------------------
-    def parse(self, node: etree._Element) -> Process | None:
-        process_id = node.get("id")
+    def check_unique_ids(self) -> None:
+        first_line: dict[str, int] = {}
+        for node in self.root.iter(f"{B}*"):
+            node_id = node.get("id")
+            if not node_id:
+                continue
+            if node_id in first_line:
+                self.duplicates.add(id(node))
+                self.problem(
+                    node,
+                    f"the id '{node_id}' is already used by the element on line {first_line[node_id]}",
+                    "Ids must be unique within a file; rename one of them",
+                )
+            else:
+                first_line[node_id] = node.sourceline
+
+    # -- process ----------------------------------------------------------------------------
+    def read_process(self, node: etree._Element) -> Process | None:
+        process_id = (node.get("id") or "").strip()
         if not process_id:
-            self.problem(node, "a process needs an id")
+            self.problem(node, "the process has no id", "Give it an id: it is the bpmnProcessId that instances are created with")
             return None
         elements: dict[str, Element] = {}
         flows: dict[str, SequenceFlow] = {}
-        seen: dict[str, int] = {}
+        nodes: dict[str, etree._Element] = {}  # id -> XML node, for elements and flows
+        refused_start_events = 0
         for child in node:
-            if not isinstance(child.tag, str):
-                continue  # comments, processing instructions
-            tag = etree.QName(child).localname
-            namespace = etree.QName(child).namespace
-            if namespace != BPMN_NS or tag in IGNORED:
+            if not _is_bpmn(child):
+                continue  # comments, other vendors' and diagram elements
+            tag = _local(child)
+            if tag in IGNORED:
                 continue
             child_id = child.get("id")
             if not child_id:
-                self.problem(child, f"a {_type_name(child)} needs an id")
+                self.problem(child, f"a {_type_name(child)} has no id", "Give every element an id")
                 continue
-            if child_id in seen:
-                self.problem(child, f"the id is already used by the element on line {seen[child_id]}")
-                continue
-            seen[child_id] = child.sourceline
+            if id(child) in self.duplicates:
+                continue  # reported by check_unique_ids
+            nodes[child_id] = child
             if tag == "sequenceFlow":
-                flow = self.sequence_flow(child)
-                if flow is not None:
-                    flows[flow.id] = flow
+                flows[child_id] = self.sequence_flow(child)
                 continue
             reader = FLOW_NODES.get(tag)
             if reader is None:
-                hint = NOT_YET.get(tag, "it is not a BPMN element that propolis can run")
-                self.problem(child, f"this element type is not supported yet; {hint}")
+                hint = NOT_YET.get(tag, "It is not a BPMN element that propolis can run")
+                self.problem(child, f"{_type_name(child)} is not supported yet", hint)
                 continue
-            kind, parse_fn = reader
+            kind, read = reader
             element = Element(id=child_id, kind=kind, line=child.sourceline, name=child.get("name"))
-            if parse_fn(self, child, element):
+            self.check_common(child)
+            if read(self, child, element):
                 elements[child_id] = element
-        self.link(node, elements, flows)
+            elif kind == ElementKind.START_EVENT:
+                refused_start_events += 1
+        self.link(node, nodes, elements, flows)
         starts = [e for e in elements.values() if e.kind == ElementKind.START_EVENT]
-        if len(starts) != 1:
-            if not starts:
-                self.problem(node, "the process has no none start event; add one (message, timer and signal start events are not supported yet)")
-            else:
-                self.problem(node, f"the process has {len(starts)} none start events ({', '.join(s.id for s in starts)}); it may have only one")
+        if len(starts) > 1:
+            listed = ", ".join(f"'{s.id}' (line {s.line})" for s in starts)
+            self.problem(node, f"the process has {len(starts)} none start events: {listed}", "A process may have only one; remove the others")
+            return None
+        if not starts:
+            if not refused_start_events:  # otherwise the refused start event says it all
+                self.problem(
+                    node,
+                    "the process has no none start event",
+                    "Add one; message, timer and signal start events are not supported yet",
+                )
             return None
         return Process(
             id=process_id,
@@ -144,213 +285,318 @@ class _ProcessParser:
             start_event_id=starts[0].id,
         )
 
-    def sequence_flow(self, node: etree._Element) -> SequenceFlow | None:
+    def check_common(self, node: etree._Element) -> None:
+        """What any flow node may carry that changes how it runs and is not supported yet."""
+        for child in node:
+            if _is_bpmn(child) and _local(child) in ("multiInstanceLoopCharacteristics", "standardLoopCharacteristics"):
+                what = "multi-instance" if _local(child) == "multiInstanceLoopCharacteristics" else "a loop"
+                self.problem(node, f"{what} ({_type_name(child)}, line {child.sourceline}) is not supported yet", "Iterate in the job worker for now")
+        for extension in _extensions(node):
+            label = UNSUPPORTED_EXTENSIONS.get(_local(extension)) if extension.tag.startswith(Z) else None
+            if label:
+                self.problem(node, f"{label} ({_type_name(extension)}, line {extension.sourceline}) are not supported yet", "Remove them for now")
+        if (node.get("isForCompensation") or "").lower() == "true":
+            self.problem(node, "compensation handlers (isForCompensation) are not supported yet", "Remove the compensation for now")
+
+    def sequence_flow(self, node: etree._Element) -> SequenceFlow:
+        flow_id = node.get("id")
         condition = None
         for child in node:
-            if isinstance(child.tag, str) and etree.QName(child).localname == "conditionExpression":
-                text = (child.text or "").strip()
-                if not text.startswith("="):
-                    self.problem(node, f"the condition '{text}' must be a FEEL expression starting with '='")
-                    self.flows_with_bad_condition.add(node.get("id"))
-                    continue
-                condition = self.expression(node, text, "conditionExpression of the sequence flow")
-                if condition is None:
-                    self.flows_with_bad_condition.add(node.get("id"))
+            if not (_is_bpmn(child) and _local(child) == "conditionExpression"):
+                continue
+            text = (child.text or "").strip()
+            if not text:
+                continue  # an empty condition element, as modelers leave behind: no condition
+            if not text.startswith("="):
+                self.flows_with_bad_condition.add(flow_id)
+                self.problem(node, f"the condition '{text}' of sequence flow '{flow_id}' is not a FEEL expression", _condition_hint(text))
+                continue
+            condition = self.expression(node, text, f"the conditionExpression of sequence flow '{flow_id}'")
+            if condition is None:
+                self.flows_with_bad_condition.add(flow_id)
         return SequenceFlow(
-            id=node.get("id"),
-            source_id=node.get("sourceRef") or "",
-            target_id=node.get("targetRef") or "",
+            id=flow_id,
+            source_id=(node.get("sourceRef") or "").strip(),
+            target_id=(node.get("targetRef") or "").strip(),
             condition=condition,
             line=node.sourceline,
             name=node.get("name"),
         )
 
-    def link(self, process: etree._Element, elements: dict[str, Element], flows: dict[str, SequenceFlow]) -> None:
-        ids = list(elements)
-        by_id = {n.get("id"): n for n in process.iter() if isinstance(n.tag, str)}
+    def link(
+        self,
+        process: etree._Element,
+        by_id: dict[str, etree._Element],
+        elements: dict[str, Element],
+        flows: dict[str, SequenceFlow],
+    ) -> None:
+        """Connect flows to their elements, and check what needs the whole graph."""
+        process_id = process.get("id")
         for flow in flows.values():
-            node = by_id.get(flow.id)
+            node = by_id[flow.id]
             for end, ref in (("sourceRef", flow.source_id), ("targetRef", flow.target_id)):
-                if ref in elements:
-                    continue
-                if ref in by_id:
-                    continue  # refers to an unsupported element, already reported
-                close = difflib.get_close_matches(ref, ids, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                what = f"no element with id '{ref}' exists in the process" if ref else "it is empty"
-                self.problem(node, f"the {end} of sequence flow '{flow.id}' is '{ref}', but {what}{hint}", element_id=flow.id)
-            if flow.source_id in elements:
-                elements[flow.source_id].outgoing.append(flow.id)
-            if flow.target_id in elements:
-                elements[flow.target_id].incoming.append(flow.id)
+                if ref in elements or ref in by_id or self.process_of.get(ref) == process_id:
+                    continue  # exists; if it is not in `elements` it was refused and reported
+                self.problem(node, *self.missing_reference(flow.id, end, ref, list(elements), process_id), element_id=flow.id)
+            source = elements.get(flow.source_id)
+            if source is not None:
+                source.outgoing.append(flow.id)
+                if flow.condition is not None and source.kind != ElementKind.EXCLUSIVE_GATEWAY:
+                    self.problem(
+                        node,
+                        f"sequence flow '{flow.id}' has a condition, but it leaves {_type_name(by_id[source.id])} '{source.id}'",
+                        "Only flows leaving an exclusive gateway may have conditions; add an exclusive gateway before the flow",
+                    )
+            target = elements.get(flow.target_id)
+            if target is not None:
+                target.incoming.append(flow.id)
         for element in elements.values():
-            node = by_id.get(element.id)
+            node = by_id[element.id]
             if element.kind == ElementKind.START_EVENT and element.incoming:
-                self.problem(node, "a start event cannot have incoming sequence flows")
+                self.problem(node, f"a start event cannot have incoming sequence flows, but it has {_quoted(element.incoming)}", "Remove them or target another element")
             if element.kind == ElementKind.END_EVENT and element.outgoing:
-                self.problem(node, "an end event cannot have outgoing sequence flows")
+                self.problem(node, f"an end event cannot have outgoing sequence flows, but it has {_quoted(element.outgoing)}", "Remove them, or use another element type")
             if element.kind == ElementKind.EXCLUSIVE_GATEWAY:
                 self.check_exclusive(node, element, flows)
+
+    def missing_reference(self, flow_id: str, end: str, ref: str, ids: list[str], process_id: str | None) -> tuple[str, str | None]:
+        if not ref:
+            return f"sequence flow '{flow_id}' has no {end}", f"Set {end} to the id of an element of process '{process_id}'"
+        other = self.process_of.get(ref)
+        if other is not None and other != process_id:
+            return (
+                f"the {end} of sequence flow '{flow_id}' is '{ref}', which is in process '{other}'",
+                "A sequence flow cannot leave its process; use a message between processes",
+            )
+        close = difflib.get_close_matches(ref, ids, n=1)
+        hint = f"Did you mean '{close[0]}'?" if close else None
+        return f"the {end} of sequence flow '{flow_id}' is '{ref}', but no element with that id exists in process '{process_id}'", hint
 
     def check_exclusive(self, node: etree._Element, element: Element, flows: dict[str, SequenceFlow]) -> None:
         default = element.default_flow_id
         if default is not None and default not in element.outgoing:
-            self.problem(node, f"the default flow '{default}' is not an outgoing sequence flow of this gateway")
+            choices = _quoted(element.outgoing) if element.outgoing else "none"
+            self.problem(
+                node,
+                f"the default flow '{default}' is not an outgoing sequence flow of this gateway",
+                f"Set default to one of its outgoing flows ({choices})",
+            )
         if len(element.outgoing) > 1:
             for flow_id in element.outgoing:
                 if flow_id != default and flows[flow_id].condition is None and flow_id not in self.flows_with_bad_condition:
                     self.problem(
                         node,
-                        f"the outgoing sequence flow '{flow_id}' has no condition; "
-                        "every outgoing flow of an exclusive gateway except the default needs one",
+                        f"the outgoing sequence flow '{flow_id}' has no condition",
+                        "Every outgoing flow of an exclusive gateway except the default needs one; "
+                        "add a conditionExpression such as '=amount > 100', or make it the default flow",
                     )
 
+    # -- messages ---------------------------------------------------------------------------
+    def message(self, node: etree._Element, message_ref: str | None) -> MessageDefinition | None:
+        message_ref = (message_ref or "").strip()
+        if not message_ref:
+            self.problem(node, "it waits for a message but has no messageRef", "Set messageRef to the id of a bpmn:message with a name and a correlation key")
+            return None
+        if message_ref in self.messages:
+            return self.messages[message_ref]
+        message = self.message_nodes.get(message_ref)
+        if message is None:
+            close = difflib.get_close_matches(message_ref, [m for m in self.message_nodes if m], n=1)
+            self.problem(
+                node,
+                f"the messageRef '{message_ref}' names no bpmn:message in this file",
+                f"Did you mean '{close[0]}'?" if close else "Add a bpmn:message with that id under bpmn:definitions",
+            )
+            return None
+        definition = self.read_message(message, message_ref, node.get("id"))
+        self.messages[message_ref] = definition
+        return definition
 
-# -- element readers ---------------------------------------------------------------------
-def _type_name(node: etree._Element) -> str:
-    return f"bpmn:{etree.QName(node).localname}"
+    def read_message(self, message: etree._Element, message_ref: str, waiting_id: str | None) -> MessageDefinition | None:
+        name_text = message.get("name")
+        name = None
+        if name_text is None or not name_text.strip():
+            self.problem(message, f"the message '{message_ref}' has no name", "Give it a name, static or an expression starting with '='")
+        else:
+            name = self.expression(message, name_text, f"the name of message '{message_ref}'")
+        subscriptions = [e for e in _extensions(message) if e.tag == f"{Z}subscription"]
+        key_text = subscriptions[0].get("correlationKey") if subscriptions else None
+        correlation_key = None
+        if key_text is None or not key_text.strip():
+            self.problem(
+                message,
+                f"the message '{message_ref}' has no correlation key, but element '{waiting_id}' waits for it",
+                "Add <zeebe:subscription correlationKey=\"=orderId\" /> (an expression) under its extensionElements",
+            )
+        elif not key_text.lstrip().startswith("="):
+            # As in Zeebe: a static key would give every instance the same key.
+            suggestion = f"write '={key_text.strip()}' to read that variable" if _TARGET.fullmatch(key_text.strip()) else "such as '=orderId'"
+            self.problem(
+                message,
+                f"the correlationKey '{key_text}' of message '{message_ref}' is a static value, but it must be an expression",
+                f"Start it with '=': {suggestion}",
+            )
+        else:
+            correlation_key = self.expression(message, key_text, f"the correlationKey of message '{message_ref}'")
+        if name is None or correlation_key is None:
+            return None
+        return MessageDefinition(id=message_ref, name=name, correlation_key=correlation_key)
 
 
-def _extension(node: etree._Element, name: str) -> list[etree._Element]:
-    return [e for ext in node.findall(f"{B}extensionElements") for e in ext.findall(f"{Z}{name}")]
+def _quoted(ids: list[str]) -> str:
+    return ", ".join(f"'{i}'" for i in ids)
 
 
-def _io_mappings(parser: _ProcessParser, node: etree._Element, element: Element) -> None:
-    for io in _extension(node, "ioMapping"):
-        for direction, target_list in (("input", element.input_mappings), ("output", element.output_mappings)):
+def _condition_hint(text: str) -> str:
+    juel = _JUEL.match(text)
+    if juel and _PLAIN_NAME.fullmatch(juel.group(1).strip()):
+        return f"This looks like a Camunda 7 (JUEL) expression; in Zeebe write '={juel.group(1).strip()}'"
+    if juel:
+        return "This looks like a Camunda 7 (JUEL) expression; Zeebe conditions are FEEL expressions starting with '=', such as '=amount > 100'"
+    return "Conditions are FEEL expressions starting with '=', such as '=amount > 100'"
+
+
+# -- element readers ----------------------------------------------------------------------
+def _extensions(node: etree._Element) -> list[etree._Element]:
+    return [
+        child
+        for ext in node
+        if _is_bpmn(ext) and _local(ext) == "extensionElements"
+        for child in ext
+        if isinstance(child.tag, str)
+    ]
+
+
+def _zeebe(node: etree._Element, name: str) -> list[etree._Element]:
+    return [e for e in _extensions(node) if e.tag == f"{Z}{name}"]
+
+
+def _io_mappings(reader: _ProcessReader, node: etree._Element, element: Element) -> None:
+    for io in _zeebe(node, "ioMapping"):
+        for direction, mappings in (("input", element.input_mappings), ("output", element.output_mappings)):
             for mapping in io.findall(f"{Z}{direction}"):
                 target = (mapping.get("target") or "").strip()
                 if not target:
-                    parser.problem(node, f"a zeebe:{direction} mapping (line {mapping.sourceline}) has no target")
+                    reader.problem(node, f"a zeebe:{direction} (line {mapping.sourceline}) has no target", "Set target to the variable to assign")
                     continue
-                # A mapping without a source creates the variable with the value null, as in Zeebe.
-                raw_source = mapping.get("source")
-                if raw_source is None or not raw_source.strip():
-                    raw_source = "=null"
-                source = parser.expression(node, raw_source, f"the source of zeebe:{direction} '{target}'")
+                if not _TARGET.fullmatch(target):
+                    reader.problem(
+                        node,
+                        f"the target '{target}' of a zeebe:{direction} (line {mapping.sourceline}) is not a variable name or a path",
+                        "Use a name such as 'total', or a path such as 'order.total'",
+                    )
+                    continue
+                # A mapping without a source assigns null, as in Zeebe.
+                source_text = mapping.get("source")
+                if source_text is None or not source_text.strip():
+                    source_text = "=null"
+                source = reader.expression(node, source_text, f"the source of zeebe:{direction} '{target}'")
                 if source is not None:
-                    target_list.append(Mapping_(source=source, target=target))
+                    mappings.append(Mapping_(source=source, target=target))
+
+
+def _no_io_mappings(reader: _ProcessReader, node: etree._Element) -> None:
+    for io in _zeebe(node, "ioMapping"):
+        reader.problem(node, f"zeebe:ioMapping (line {io.sourceline}) is not supported on a {_type_name(node)}", "Move the mappings to a task or an event")
 
 
 def _event_definitions(node: etree._Element) -> list[etree._Element]:
-    return [c for c in node if isinstance(c.tag, str) and etree.QName(c).localname.endswith("EventDefinition")]
+    return [c for c in node if _is_bpmn(c) and _local(c).endswith("EventDefinition")]
 
 
-def _none_event(kind_name: str) -> ParseFn:
-    def parse(parser: _ProcessParser, node: etree._Element, element: Element) -> bool:
-        definitions = _event_definitions(node)
-        if definitions:
-            definition = etree.QName(definitions[0]).localname.removesuffix("EventDefinition")
-            parser.problem(node, f"a {definition} {kind_name} is not supported yet; only none {kind_name}s are")
-            return False
-        _io_mappings(parser, node, element)
-        return True
-
-    return parse
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
-def _service_task(parser: _ProcessParser, node: etree._Element, element: Element) -> bool:
-    definitions = _extension(node, "taskDefinition")
+def _kind_of(definition: etree._Element) -> str:
+    return _local(definition).removesuffix("EventDefinition")
+
+
+def _start_event(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    definitions = _event_definitions(node)
+    if definitions:
+        reader.problem(
+            node,
+            f"{_a(_kind_of(definitions[0]))} start event is not supported yet",
+            "Use a none start event (no event definition) and create instances through the API",
+        )
+        return False
+    _io_mappings(reader, node, element)
+    return True
+
+
+def _end_event(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    definitions = _event_definitions(node)
+    if definitions:
+        reader.problem(node, f"{_a(_kind_of(definitions[0]))} end event is not supported yet", "Use a none end event (no event definition)")
+        return False
+    _io_mappings(reader, node, element)
+    return True
+
+
+def _service_task(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    definitions = _zeebe(node, "taskDefinition")
     if not definitions:
-        parser.problem(node, "a service task needs a zeebe:taskDefinition with a job type")
+        reader.problem(
+            node,
+            "the service task has no zeebe:taskDefinition",
+            "Add <zeebe:taskDefinition type=\"...\" /> under its extensionElements: the type names the job workers that do the work",
+        )
     else:
         definition = definitions[0]
-        element.job_type = parser.expression(node, definition.get("type"), "the job type (zeebe:taskDefinition type)")
+        element.job_type = reader.expression(node, definition.get("type"), "the job type (zeebe:taskDefinition type)")
         retries = definition.get("retries")
-        if retries is not None and retries.strip():
-            element.job_retries = parser.expression(node, retries, "the job retries (zeebe:taskDefinition retries)")
-    for headers in _extension(node, "taskHeaders"):
+        if retries is None or not retries.strip():
+            retries = DEFAULT_JOB_RETRIES
+        if not retries.strip().startswith("=") and not retries.strip().isdigit():
+            reader.problem(node, f"the job retries '{retries}' (zeebe:taskDefinition retries) is not a whole number", "Write a number such as 3, or an expression starting with '='")
+        else:
+            element.job_retries = reader.expression(node, retries.strip(), "the job retries (zeebe:taskDefinition retries)")
+    for headers in _zeebe(node, "taskHeaders"):
         for header in headers.findall(f"{Z}header"):
             key = header.get("key")
             if key:
                 element.task_headers[key] = header.get("value") or ""
-    _io_mappings(parser, node, element)
+    _io_mappings(reader, node, element)
     return True
 
 
-def _message(parser: _ProcessParser, node: etree._Element, element: Element, message_ref: str | None) -> None:
-    if not message_ref:
-        parser.problem(node, "a message catch needs a messageRef to a bpmn:message")
-        return
-    message = parser.messages.get(message_ref)
-    if message is None:
-        parser.problem(node, f"the messageRef '{message_ref}' names no bpmn:message in this file")
-        return
-    name = parser.expression(message, message.get("name"), f"the name of message '{message_ref}'")
-    subscriptions = _extension(message, "subscription")
-    correlation = None
-    if not subscriptions or not (subscriptions[0].get("correlationKey") or "").strip():
-        parser.problem(node, f"the message '{message_ref}' needs a zeebe:subscription with a correlationKey")
-    else:
-        correlation = parser.expression(message, subscriptions[0].get("correlationKey"), f"the correlationKey of message '{message_ref}'")
-    if name is not None:
-        element.message = MessageDefinition(id=message_ref, name=name, correlation_key=correlation)
+def _receive_task(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    element.message = reader.message(node, node.get("messageRef"))
+    _io_mappings(reader, node, element)
+    return True
 
 
-def _catch_event(parser: _ProcessParser, node: etree._Element, element: Element) -> bool:
+def _catch_event(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
     definitions = _event_definitions(node)
-    kinds = [etree.QName(d).localname for d in definitions]
-    if kinds != ["messageEventDefinition"]:
-        described = kinds[0].removesuffix("EventDefinition") if kinds else "none"
-        parser.problem(node, f"a {described} intermediate catch event is not supported yet; only message catch events are")
+    kinds = [_kind_of(d) for d in definitions]
+    if kinds != ["message"]:
+        described = " and ".join(kinds) if kinds else "none"
+        reader.problem(node, f"{_a(described)} intermediate catch event is not supported yet", "Only message catch events are; use a receive task or a message catch event")
         return False
-    _message(parser, node, element, definitions[0].get("messageRef"))
-    _io_mappings(parser, node, element)
+    element.message = reader.message(node, definitions[0].get("messageRef"))
+    _io_mappings(reader, node, element)
     return True
 
 
-def _receive_task(parser: _ProcessParser, node: etree._Element, element: Element) -> bool:
-    _message(parser, node, element, node.get("messageRef"))
-    _io_mappings(parser, node, element)
+def _exclusive_gateway(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    default = (node.get("default") or "").strip()
+    element.default_flow_id = default or None
+    _no_io_mappings(reader, node)
     return True
 
 
-def _exclusive_gateway(parser: _ProcessParser, node: etree._Element, element: Element) -> bool:
-    element.default_flow_id = node.get("default")
+def _parallel_gateway(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    _no_io_mappings(reader, node)
     return True
 
 
-def _nothing(parser: _ProcessParser, node: etree._Element, element: Element) -> bool:
-    return True
-
-
-FLOW_NODES: dict[str, tuple[ElementKind, ParseFn]] = {
-    "startEvent": (ElementKind.START_EVENT, _none_event("start event")),
-    "endEvent": (ElementKind.END_EVENT, _none_event("end event")),
+FLOW_NODES: dict[str, tuple[ElementKind, ReadFn]] = {
+    "startEvent": (ElementKind.START_EVENT, _start_event),
+    "endEvent": (ElementKind.END_EVENT, _end_event),
     "serviceTask": (ElementKind.SERVICE_TASK, _service_task),
     "receiveTask": (ElementKind.RECEIVE_TASK, _receive_task),
     "intermediateCatchEvent": (ElementKind.INTERMEDIATE_CATCH_EVENT, _catch_event),
     "exclusiveGateway": (ElementKind.EXCLUSIVE_GATEWAY, _exclusive_gateway),
-    "parallelGateway": (ElementKind.PARALLEL_GATEWAY, _nothing),
+    "parallelGateway": (ElementKind.PARALLEL_GATEWAY, _parallel_gateway),
 }
-
-
-def parse_bpmn(xml: bytes, resource_name: str) -> Definitions:
-    """Parse one BPMN resource. Raises `BpmnParseError` listing every problem found."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
-    try:
-        root = etree.fromstring(xml, parser)
-    except etree.XMLSyntaxError as error:
-        line = error.position[0] if error.position else None
-        raise BpmnParseError([Problem(f"the XML is malformed: {error.msg}", line=line, resource_name=resource_name)]) from None
-    if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
-        raise BpmnParseError([
-            Problem(
-                f"expected a BPMN 2.0 document (<definitions> in {BPMN_NS}), but the root element is <{etree.QName(root).localname}> in {etree.QName(root).namespace or 'no namespace'}",
-                line=root.sourceline,
-                resource_name=resource_name,
-            )
-        ])
-    problems: list[Problem] = []
-    reader = _ProcessParser(resource_name, root, problems)
-    processes = []
-    executable = [p for p in root.findall(f"{B}process") if p.get("isExecutable", "false").lower() == "true"]
-    if not executable:
-        problems.append(Problem("the resource has no executable process (isExecutable=\"true\")", line=root.sourceline, resource_name=resource_name))
-    for node in executable:
-        process = reader.parse(node)
-        if process is not None:
-            processes.append(process)
-    if problems:
-        raise BpmnParseError(problems)
-    return Definitions(processes=processes)

@@ -1,4 +1,4 @@
-"""Gateway settings. Every bound carries its unit in its name."""
+"""Gateway settings. Every bound carries its unit in its name; every queue and wait has one."""
 
 from __future__ import annotations
 
@@ -8,16 +8,39 @@ from dataclasses import dataclass
 @dataclass
 class GatewayConfig:
     host: str = "0.0.0.0"
-    port: int = 26500
+    port: int = 26500  # 0 picks a free port; `GatewayServer.start()` returns the bound one
+
+    # -- payloads --------------------------------------------------------------------------
+    # gRPC message limit, both directions: large enough that a 10 MB payload reaches us and gets
+    # a precise INVALID_ARGUMENT naming the field, instead of a transport error naming nothing.
+    max_message_size_bytes: int = 16 << 20
+    # One JSON document in a request (variables) may be at most this large, like Zeebe's
+    # maxMessageSize for a record.
+    max_variables_bytes: int = 4 << 20
+
+    # -- request timeouts ------------------------------------------------------------------
     # ActivateJobs with requestTimeout 0 long-polls this long (Zeebe's default: 10 s).
     long_poll_timeout_ms_default: int = 10_000
-    # CreateProcessInstanceWithResult with requestTimeout 0 waits this long.
+    # A parked long poll or job stream retries activation this often even without news from
+    # the broker, so that a lost notification delays a job by at most this much.
+    long_poll_probe_interval_ms: int = 5_000
+    # CreateProcessInstanceWithResult with requestTimeout 0 waits this long (Zeebe: 15 s).
     request_timeout_ms_default: int = 15_000
-    # gRPC message limit: large enough that a 10 MB payload reaches us and gets a precise
-    # INVALID_ARGUMENT, instead of a transport error that names nothing.
-    max_message_size_bytes: int = 16 << 20
-    # One JSON document (variables) may be at most this large, as Zeebe's maxMessageSize.
-    max_variables_bytes: int = 4 << 20
+
+    # -- job activation ----------------------------------------------------------------------
+    # ActivateJobs asks for at most this many jobs at once, whatever the client asks for.
     max_jobs_to_activate_max: int = 1_000
-    # A job stream activates at most this many jobs at a time before pushing them.
+    # A job stream activates at most this many jobs at a time before pushing them one by one;
+    # small, because an activated job's timeout runs while it waits to be written.
     stream_batch_jobs_max: int = 32
+    # A job stream whose activation found the broker overloaded or unavailable stays open and
+    # tries again after this long.
+    stream_retry_delay_ms: int = 200
+    # Giving a job back (JOB YIELD) after its stream or long poll went away is tried this often.
+    job_yield_attempts_max: int = 3
+    job_yield_retry_delay_ms: int = 100
+
+    # -- server ----------------------------------------------------------------------------
+    # Calls in flight at once, long polls and job streams included; beyond this gRPC answers
+    # RESOURCE_EXHAUSTED.
+    concurrent_rpcs_max: int = 10_000

@@ -1,18 +1,27 @@
-"""How the gateway says no: one exception carrying a gRPC status, and the mapping from the
-broker's rejection types to the status codes Zeebe uses."""
+"""How the gateway says no: one exception carrying a gRPC status, one helper that words
+messages alike ("Expected to <do X>, but <what was found>"), and the mapping from the broker's
+rejection types and client errors to the status codes Zeebe uses."""
 
 from __future__ import annotations
 
 import grpc
+from propolis.broker.client import BrokerOverloadedError, BrokerUnavailableError
 
 from propolis.records import RejectionType
 
 
 class GatewayError(Exception):
+    """A request that the gateway answers with `code` and `message` (never a bug)."""
+
     def __init__(self, code: grpc.StatusCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def expected(to: str, but: str) -> str:
+    """The one shape of every gateway message: "Expected to <to>, but <but>"."""
+    return f"Expected to {to}, but {but}"
 
 
 def invalid_argument(message: str) -> GatewayError:
@@ -25,6 +34,7 @@ REJECTION_CODES: dict[int, grpc.StatusCode] = {
     RejectionType.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
     RejectionType.INVALID_STATE: grpc.StatusCode.FAILED_PRECONDITION,
     RejectionType.PROCESSING_ERROR: grpc.StatusCode.INTERNAL,
+    # Zeebe answers RESOURCE_EXHAUSTED for an oversized batch; we treat it as bad input.
     RejectionType.EXCEEDED_BATCH_RECORD_SIZE: grpc.StatusCode.INVALID_ARGUMENT,
     RejectionType.UNAUTHORIZED: grpc.StatusCode.UNAUTHENTICATED,
     RejectionType.FORBIDDEN: grpc.StatusCode.PERMISSION_DENIED,
@@ -32,5 +42,20 @@ REJECTION_CODES: dict[int, grpc.StatusCode] = {
 
 
 def rejection_error(rejection_type: int, reason: str) -> GatewayError:
-    code = REJECTION_CODES.get(rejection_type, grpc.StatusCode.INTERNAL)
-    return GatewayError(code, reason)
+    """The broker's rejection as the client sees it: the status of its type, its reason."""
+    return GatewayError(REJECTION_CODES.get(rejection_type, grpc.StatusCode.INTERNAL), reason)
+
+
+def status_of(error: BaseException) -> tuple[grpc.StatusCode, str] | None:
+    """The status for an expected failure; None for a bug (the caller logs it, answers INTERNAL)."""
+    if isinstance(error, GatewayError):
+        return error.code, error.message
+    if isinstance(error, BrokerOverloadedError):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, expected(
+            "process the request", f"the broker is overloaded ({error}); retry later"
+        )
+    if isinstance(error, BrokerUnavailableError):
+        return grpc.StatusCode.UNAVAILABLE, expected(
+            "process the request", f"the broker is not available ({error}); retry later"
+        )
+    return None

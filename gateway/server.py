@@ -1,151 +1,157 @@
 """The gRPC server: Zeebe's `gateway_protocol.Gateway` service plus the standard health
 service, on grpc.aio so that thousands of long polls and job streams cost no threads.
 
-Every handler runs inside one guard: a `GatewayError` becomes its status and message, a
-broker that sheds load becomes RESOURCE_EXHAUSTED, an unavailable one UNAVAILABLE, and any
-other exception is logged and answered INTERNAL, never UNKNOWN.
+Every handler runs inside one guard: a `GatewayError` becomes its status and message, a broker
+that sheds load RESOURCE_EXHAUSTED, an unavailable one UNAVAILABLE, and any other exception is
+logged and answered INTERNAL with a message, never UNKNOWN. RPCs propolis does not serve answer
+UNIMPLEMENTED naming the RPC.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1._async import HealthServicer
-from propolis.broker.client import BrokerClient, BrokerOverloadedError, BrokerUnavailableError
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from propolis.broker.client import BrokerClient
 from propolis.gateway.config import GatewayConfig
-from propolis.gateway.errors import GatewayError
-from propolis.gateway.handlers import NOT_SUPPORTED, Handlers
+from propolis.gateway.errors import status_of
+from propolis.gateway.handlers import Handler, Handlers, not_supported_message
 from propolis.gateway.jobs import JobActivator
+from propolis.gateway.long_polling import JobNotifications
 from propolis.gateway.protocol import METHODS, SERVICE_NAME, Method
+from propolis.gateway.requests import Requests
+from propolis.gateway.routing import Router
 
 log = logging.getLogger(__name__)
 
 
-def _status_of(error: BaseException) -> tuple[grpc.StatusCode, str] | None:
-    if isinstance(error, GatewayError):
-        return error.code, error.message
-    if isinstance(error, BrokerOverloadedError):
-        return grpc.StatusCode.RESOURCE_EXHAUSTED, f"The broker is overloaded: {error}"
-    if isinstance(error, BrokerUnavailableError):
-        return grpc.StatusCode.UNAVAILABLE, f"The broker is not available: {error}"
-    return None
-
-
-def _answer_for(name: str, error: Exception) -> tuple[grpc.StatusCode, str]:
-    status = _status_of(error)
+async def _abort(context: grpc.aio.ServicerContext, rpc: str, error: Exception) -> None:
+    status = status_of(error)
     if status is None:
-        log.exception("unexpected error in %s", name)
-        status = (grpc.StatusCode.INTERNAL, f"Unexpected error in {name}: {error!r}")
-    return status
+        log.error(
+            "unexpected error in a gateway handler",
+            exc_info=error,
+            extra={"rpc": rpc, "error_type": type(error).__name__},
+        )
+        status = (
+            grpc.StatusCode.INTERNAL,
+            f"Expected to handle gRPC request {rpc}, but an unexpected error occurred: "
+            f"{type(error).__name__}: {error}",
+        )
+    await context.abort(*status)
 
 
-def _unary(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+def _guarded(rpc: str, handler: Handler) -> Handler:
     async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             return await handler(request, context)
         except grpc.aio.AbortError:
             raise
         except Exception as error:
-            await context.abort(*_answer_for(name, error))
+            await _abort(context, rpc, error)
 
     return guarded
 
 
-def _streaming(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
-    async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            async with contextlib.aclosing(handler(request, context)) as responses:
-                async for response in responses:
-                    yield response
-        except grpc.aio.AbortError:
-            raise
-        except Exception as error:
-            await context.abort(*_answer_for(name, error))
+def _unsupported(rpc: str) -> Handler:
+    message = not_supported_message(rpc)
 
-    return guarded
-
-
-def _unimplemented(name: str) -> Callable[..., Any]:
     async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not supported by propolis yet")
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, message)
 
     return handler
 
 
-def _method_handler(method: Method, behaviour: Callable[..., Any]) -> grpc.RpcMethodHandler:
-    if method.server_streaming:
-        return grpc.unary_stream_rpc_method_handler(
-            behaviour, request_deserializer=method.request.FromString, response_serializer=method.response.SerializeToString
-        )
-    return grpc.unary_unary_rpc_method_handler(
-        behaviour, request_deserializer=method.request.FromString, response_serializer=method.response.SerializeToString
+def _method_handler(method: Method, handler: Handler) -> grpc.RpcMethodHandler:
+    factory = (
+        grpc.unary_stream_rpc_method_handler
+        if method.server_streaming
+        else grpc.unary_unary_rpc_method_handler
+    )
+    return factory(
+        handler,
+        request_deserializer=method.request.FromString,
+        response_serializer=method.response.SerializeToString,
     )
 
 
 class GatewayServer:
+    """`await start()` binds and serves (returns the port), `await stop()` ends it."""
+
     def __init__(self, client: BrokerClient, config: GatewayConfig) -> None:
         self.client = client
         self.config = config
         self._server: grpc.aio.Server | None = None
+        self._notifications: JobNotifications | None = None
+        self._remove_listener: Any = None
         self._jobs: JobActivator | None = None
-        self._health = HealthServicer()
+        self._health = health.aio.HealthServicer()
 
     async def start(self) -> int:
-        import asyncio
-
-        self._jobs = JobActivator(self.client, asyncio.get_running_loop())
-        handlers = Handlers(self.client, self.config, self._jobs)
-        table: dict[str, grpc.RpcMethodHandler] = {}
-        for name, method in METHODS.items():
-            if name in NOT_SUPPORTED or not hasattr(handlers, name):
-                behaviour = _unimplemented(name)
-                if method.server_streaming:
-                    behaviour = _streaming(name, _as_stream(behaviour))
-            elif method.server_streaming:
-                behaviour = _streaming(name, getattr(handlers, name))
-            else:
-                behaviour = _unary(name, getattr(handlers, name))
-            table[name] = _method_handler(method, behaviour)
+        if self._server is not None:
+            raise RuntimeError("the gateway is already started")
+        router = Router(self.client)
+        self._notifications = JobNotifications(asyncio.get_running_loop())
+        self._jobs = JobActivator(self.client, router, self.config, self._notifications)
+        handlers = Handlers(self.client, Requests(self.config, router), self._jobs).table()
+        table = {
+            name: _method_handler(
+                method,
+                _guarded(name, handlers[name]) if name in handlers else _unsupported(name),
+            )
+            for name, method in METHODS.items()
+        }
         options = [
             ("grpc.max_receive_message_length", self.config.max_message_size_bytes),
             ("grpc.max_send_message_length", self.config.max_message_size_bytes),
             ("grpc.keepalive_permit_without_calls", 1),
-            # A second broker on the same port must fail, not silently share it.
-            ("grpc.so_reuseport", 0),
             ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+            # A second gateway on the same port must fail, not silently share it.
+            ("grpc.so_reuseport", 0),
         ]
-        self._server = grpc.aio.server(options=options)
-        self._server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE_NAME, table)])
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-        port = self._server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        server = grpc.aio.server(
+            options=options, maximum_concurrent_rpcs=self.config.concurrent_rpcs_max
+        )
+        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE_NAME, table)])
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        address = f"{self.config.host}:{self.config.port}"
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as error:
+            raise OSError(f"could not bind the gateway to {address}: {error}") from error
         if port == 0:
-            raise OSError(f"could not bind the gateway to {self.config.host}:{self.config.port}")
-        await self._server.start()
+            raise OSError(f"could not bind the gateway to {address}")
+        await server.start()
+        self._server = server
+        # Only now: news of jobs needs the activator, and must not arrive before the loop serves.
+        self._remove_listener = self.client.add_job_available_listener(
+            self._notifications.on_jobs_available
+        )
         for service in ("", SERVICE_NAME):
             await self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        log.info("gateway serving", extra={"address": address, "port": port})
         return port
 
     async def stop(self, grace_s: float = 1.0) -> None:
+        """Stop taking calls; in-flight calls get `grace_s`, then are cancelled. Jobs held for
+        cancelled long polls and streams are given back before this returns (bounded)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
         await self._health.enter_graceful_shutdown()
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        await server.stop(grace_s)
+        if self._notifications is not None:
+            self._notifications.close()
         if self._jobs is not None:
-            self._jobs.close()
-        if self._server is not None:
-            await self._server.stop(grace_s)
+            await self._jobs.drain(timeout_s=max(grace_s, 1.0))
+        log.info("gateway stopped")
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:
             await self._server.wait_for_termination()
-
-
-def _as_stream(handler: Callable[..., Any]) -> Callable[..., Any]:
-    async def stream(request: Any, context: Any) -> Any:
-        await handler(request, context)
-        if False:  # pragma: no cover - makes this an async generator
-            yield None
-
-    return stream

@@ -1,5 +1,10 @@
-"""FEEL expressions (the part after '=' in a Zeebe model)."""
+"""FEEL, the expression language of Zeebe models (the text after a leading '=').
 
-from propolis.bpmn.feel.evaluator import compile_feel
+`compile_feel(text)` returns a closure `variables -> value`; see `compiler.py` for how, and
+`values.py` for FEEL's semantics in Python terms. Most callers want
+`propolis.bpmn.expression.compile_expression`, which also handles static values and caching.
+"""
 
-__all__ = ["compile_feel"]
+from propolis.bpmn.feel.compiler import TracingScope, compile_feel
+
+__all__ = ["TracingScope", "compile_feel"]

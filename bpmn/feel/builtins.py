@@ -1,0 +1,385 @@
+"""FEEL's built-in functions (a subset of the DMN 1.4 library), by their FEEL names.
+
+Each function takes FEEL values and returns a FEEL value; arguments of the wrong type give
+null, as in FEEL, never an exception. The arity is checked when an expression is compiled
+(from the Python signature), so `upper case(a, b)` is a deploy-time error.
+
+`is defined` is not here: it needs to see whether a *name* exists, not a value, so the
+compiler builds it (see `compiler.py`). Date and time functions (`now()`, `today()`, ...)
+wait for FEEL's temporal types; they must read the command's timestamp, never the clock.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from propolis.bpmn.feel.values import comparable, equal, is_number, normalize, to_text
+
+_NUMBER_TEXT = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
+
+
+# -- boolean ------------------------------------------------------------------------------
+def _not(value: Any) -> Any:
+    return (not value) if type(value) is bool else None
+
+
+def _all(*args: Any) -> Any:
+    values = _items(args)
+    if values is None:
+        return None
+    if any(v is False for v in values):
+        return False
+    return True if all(v is True for v in values) else None
+
+
+def _any(*args: Any) -> Any:
+    values = _items(args)
+    if values is None:
+        return None
+    if any(v is True for v in values):
+        return True
+    return False if all(v is False for v in values) else None
+
+
+# -- strings ------------------------------------------------------------------------------
+def _string_length(text: Any) -> Any:
+    return len(text) if isinstance(text, str) else None
+
+
+def _upper_case(text: Any) -> Any:
+    return text.upper() if isinstance(text, str) else None
+
+
+def _lower_case(text: Any) -> Any:
+    return text.lower() if isinstance(text, str) else None
+
+
+def _substring(text: Any, start: Any, length: Any = None) -> Any:
+    """1-based start; a negative start counts from the end."""
+    if not isinstance(text, str):
+        return None
+    begin = _start_index(start, len(text))
+    if begin is None:
+        return None
+    if length is None:
+        return text[begin:]
+    if not is_number(length) or length < 0:
+        return None
+    return text[begin : begin + int(length)]
+
+
+def _start_index(start: Any, size: int) -> int | None:
+    if not is_number(start) or start == 0:
+        return None
+    position = int(start)
+    if position > 0:
+        return position - 1
+    return max(size + position, 0)
+
+
+def _substring_before(text: Any, match: Any) -> Any:
+    if not (isinstance(text, str) and isinstance(match, str)):
+        return None
+    found = text.find(match)
+    return text[:found] if found >= 0 else ""
+
+
+def _substring_after(text: Any, match: Any) -> Any:
+    if not (isinstance(text, str) and isinstance(match, str)):
+        return None
+    found = text.find(match)
+    return text[found + len(match) :] if found >= 0 else ""
+
+
+def _contains(text: Any, match: Any) -> Any:
+    return match in text if isinstance(text, str) and isinstance(match, str) else None
+
+
+def _starts_with(text: Any, match: Any) -> Any:
+    return text.startswith(match) if isinstance(text, str) and isinstance(match, str) else None
+
+
+def _ends_with(text: Any, match: Any) -> Any:
+    return text.endswith(match) if isinstance(text, str) and isinstance(match, str) else None
+
+
+def _string_join(items: Any, delimiter: Any = "") -> Any:
+    """Null items are skipped (DMN 1.4); any other non-string makes the result null."""
+    if not isinstance(items, list) or not isinstance(delimiter, str):
+        return None
+    texts = [item for item in items if item is not None]
+    if not all(isinstance(item, str) for item in texts):
+        return None
+    return delimiter.join(texts)
+
+
+# Regular expressions follow XPath (fn:matches): Python's syntax agrees for the common
+# cases; a pattern Python cannot compile gives null. Flags: s, m, i, x.
+_REGEX_FLAGS = {"s": re.S, "m": re.M, "i": re.I, "x": re.X}
+
+
+def _regex(pattern: Any, flags: Any) -> re.Pattern[str] | None:
+    if not isinstance(pattern, str) or not isinstance(flags, str) or any(f not in _REGEX_FLAGS for f in flags):
+        return None
+    combined = 0
+    for flag in flags:
+        combined |= _REGEX_FLAGS[flag]
+    try:
+        return re.compile(pattern, combined)  # re keeps its own cache of compiled patterns
+    except re.error:
+        return None
+
+
+def _matches(text: Any, pattern: Any, flags: Any = "") -> Any:
+    compiled = _regex(pattern, flags)
+    return None if compiled is None or not isinstance(text, str) else compiled.search(text) is not None
+
+
+def _replacement(template: str) -> str:
+    """XPath's replacement syntax in Python's: `$1` is group 1, a backslash escapes `$`."""
+    return re.sub(r"\\([\\$])|\$(\d+)", lambda m: m.group(1).replace("\\", "\\\\") if m.group(1) else f"\\g<{m.group(2)}>", template)
+
+
+def _replace(text: Any, pattern: Any, replacement: Any, flags: Any = "") -> Any:
+    compiled = _regex(pattern, flags)
+    if compiled is None or not isinstance(text, str) or not isinstance(replacement, str):
+        return None
+    return compiled.sub(_replacement(replacement), text)
+
+
+def _split(text: Any, delimiter: Any) -> Any:
+    compiled = _regex(delimiter, "")
+    if compiled is None or not isinstance(text, str):
+        return None
+    return compiled.split(text)
+
+
+def _trim(text: Any) -> Any:
+    return text.strip() if isinstance(text, str) else None
+
+
+def _string(value: Any) -> Any:
+    return None if value is None else to_text(value)
+
+
+def _number(value: Any) -> Any:
+    if is_number(value):
+        return value
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
+        text = value.strip()
+        return normalize(float(text)) if "." in text else int(text)
+    return None
+
+
+# -- lists --------------------------------------------------------------------------------
+def _items(args: tuple[Any, ...]) -> list | None:
+    """Aggregates take one list or several values: `max([1, 2])` is `max(1, 2)`."""
+    if len(args) == 1:
+        return args[0] if isinstance(args[0], list) else None
+    return list(args)
+
+
+def _numbers(args: tuple[Any, ...]) -> list | None:
+    values = _items(args)
+    if not values or not all(is_number(v) for v in values):
+        return None
+    return values
+
+
+def _list_contains(items: Any, element: Any) -> Any:
+    if not isinstance(items, list):
+        return None
+    return any(equal(item, element) is True for item in items)
+
+
+def _count(items: Any) -> Any:
+    return len(items) if isinstance(items, list) else None
+
+
+def _min(*args: Any) -> Any:
+    values = _items(args)
+    if not values or not all(comparable(values[0], v) for v in values):
+        return None
+    return min(values)
+
+
+def _max(*args: Any) -> Any:
+    values = _items(args)
+    if not values or not all(comparable(values[0], v) for v in values):
+        return None
+    return max(values)
+
+
+def _sum(*args: Any) -> Any:
+    values = _numbers(args)
+    return None if values is None else normalize(math.fsum(values) if any(type(v) is float for v in values) else sum(values))
+
+
+def _mean(*args: Any) -> Any:
+    values = _numbers(args)
+    return None if values is None else normalize(math.fsum(values) / len(values))
+
+
+def _sublist(items: Any, start: Any, length: Any = None) -> Any:
+    if not isinstance(items, list):
+        return None
+    begin = _start_index(start, len(items))
+    if begin is None:
+        return None
+    if length is None:
+        return items[begin:]
+    if not is_number(length) or length < 0:
+        return None
+    return items[begin : begin + int(length)]
+
+
+def _append(items: Any, *elements: Any) -> Any:
+    return [*items, *elements] if isinstance(items, list) else None
+
+
+def _concatenate(*lists: Any) -> Any:
+    if not all(isinstance(items, list) for items in lists):
+        return None
+    return [item for items in lists for item in items]
+
+
+def _reverse(items: Any) -> Any:
+    return items[::-1] if isinstance(items, list) else None
+
+
+def _index_of(items: Any, match: Any) -> Any:
+    if not isinstance(items, list):
+        return None
+    return [position for position, item in enumerate(items, start=1) if equal(item, match) is True]
+
+
+def _distinct(items: list) -> list:
+    distinct: list = []
+    for item in items:
+        if not any(equal(item, seen) is True for seen in distinct):
+            distinct.append(item)
+    return distinct
+
+
+def _distinct_values(items: Any) -> Any:
+    return _distinct(items) if isinstance(items, list) else None
+
+
+def _union(*lists: Any) -> Any:
+    joined = _concatenate(*lists)
+    return None if joined is None else _distinct(joined)
+
+
+def _flatten(items: Any) -> Any:
+    if not isinstance(items, list):
+        return None
+    flat: list = []
+    for item in items:
+        if isinstance(item, list):
+            flat.extend(_flatten(item))
+        else:
+            flat.append(item)
+    return flat
+
+
+# -- numbers ------------------------------------------------------------------------------
+def _abs(value: Any) -> Any:
+    return abs(value) if is_number(value) else None
+
+
+def _floor(value: Any) -> Any:
+    return math.floor(value) if is_number(value) else None
+
+
+def _ceiling(value: Any) -> Any:
+    return math.ceil(value) if is_number(value) else None
+
+
+def _decimal(value: Any, scale: Any) -> Any:
+    """Round to `scale` digits after the point, half to even (DMN's `decimal`)."""
+    if not (is_number(value) and is_number(scale)):
+        return None
+    return normalize(round(value, int(scale)))
+
+
+def _modulo(dividend: Any, divisor: Any) -> Any:
+    # FEEL's modulo takes the sign of the divisor, as Python's % does.
+    if not (is_number(dividend) and is_number(divisor)) or divisor == 0:
+        return None
+    return normalize(dividend % divisor)
+
+
+def _sqrt(value: Any) -> Any:
+    if not is_number(value) or value < 0:
+        return None
+    return normalize(math.sqrt(value))
+
+
+def _odd(value: Any) -> Any:
+    return value % 2 == 1 if is_number(value) and value == int(value) else None
+
+
+def _even(value: Any) -> Any:
+    return value % 2 == 0 if is_number(value) and value == int(value) else None
+
+
+# -- contexts -----------------------------------------------------------------------------
+def _get_value(context: Any, key: Any) -> Any:
+    if isinstance(context, Mapping) and isinstance(key, str):
+        return context.get(key)
+    return None
+
+
+BUILTINS: dict[str, Callable[..., Any]] = {
+    # boolean
+    "not": _not,
+    "all": _all,
+    "any": _any,
+    # string
+    "string length": _string_length,
+    "upper case": _upper_case,
+    "lower case": _lower_case,
+    "substring": _substring,
+    "substring before": _substring_before,
+    "substring after": _substring_after,
+    "contains": _contains,
+    "starts with": _starts_with,
+    "ends with": _ends_with,
+    "string join": _string_join,
+    "trim": _trim,
+    "matches": _matches,
+    "replace": _replace,
+    "split": _split,
+    # conversion
+    "string": _string,
+    "number": _number,
+    # list
+    "list contains": _list_contains,
+    "count": _count,
+    "min": _min,
+    "max": _max,
+    "sum": _sum,
+    "mean": _mean,
+    "sublist": _sublist,
+    "append": _append,
+    "concatenate": _concatenate,
+    "reverse": _reverse,
+    "index of": _index_of,
+    "union": _union,
+    "distinct values": _distinct_values,
+    "flatten": _flatten,
+    # number
+    "abs": _abs,
+    "floor": _floor,
+    "ceiling": _ceiling,
+    "decimal": _decimal,
+    "modulo": _modulo,
+    "sqrt": _sqrt,
+    "odd": _odd,
+    "even": _even,
+    # context
+    "get value": _get_value,
+}

@@ -1,0 +1,626 @@
+"""Compile FEEL text into a Python closure over a variables mapping.
+
+Parsing happens once per distinct expression text (at deploy time); evaluating is a call of
+nested closures, with no tree walking. A variable or a path (`orderId`, `order.customer.id`),
+the most common expressions in models, compiles to plain `.get` calls.
+
+Each expression can be compiled twice. The *fast* closure is what the engine runs. The
+*traced* closure is compiled lazily, only when someone asks why a result was null: it
+evaluates the same way but records warnings ("no variable found with name 'x'") in the
+scope it is given. The fast path never pays for the bookkeeping.
+
+Scopes: closures receive a mapping of variables and only call `.get`, `in` and `[]` on it,
+never iterate it (the engine passes a lazy view over a chain of scopes). Filters and context
+literals wrap it in a small scope object of their own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+from propolis.bpmn.errors import FeelSyntaxError
+from propolis.bpmn.feel import values
+from propolis.bpmn.feel.builtins import BUILTINS
+from propolis.bpmn.feel.values import (
+    ARITHMETIC,
+    COMPARISON,
+    comparable,
+    describe,
+    describe_arithmetic_failure,
+    describe_comparison_failure,
+    describe_lookup_failure,
+    equal,
+    is_number,
+    lookup,
+)
+
+Compiled = Callable[[Any], Any]
+
+# Longer texts are refused: a model is not the place for a program, and the cost of
+# parsing must stay small at deploy time.
+EXPRESSION_CHARS_MAX = 65_536
+
+_PARSER = Lark(
+    (Path(__file__).parent / "feel.lark").read_text(encoding="utf-8"),
+    parser="lalr",
+    maybe_placeholders=True,
+)
+
+# FEEL's string escapes. Any other backslash stays as written, so that regular expressions
+# read naturally: "\d+" is the pattern \d+.
+_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.DOTALL)
+
+
+def _unescape(body: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code[0] in "uU" and len(code) > 1:
+            return chr(int(code[1:], 16))
+        return _ESCAPES.get(code, match.group(0))
+
+    return _ESCAPE.sub(replace, body) if "\\" in body else body
+
+
+# -- scopes -------------------------------------------------------------------------------
+class TracingScope:
+    """The engine's variables, seen by a traced closure: also holds the warnings list."""
+
+    __slots__ = ("variables", "warnings")
+
+    def __init__(self, variables: Mapping[str, Any], warnings: list[str]) -> None:
+        self.variables = variables
+        self.warnings = warnings
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.variables.get(name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.variables
+
+    def __getitem__(self, name: str) -> Any:
+        return self.variables[name]
+
+
+class _ItemScope:
+    """Inside a filter `xs[...]`: `item`, then the item's entries, then the outer scope."""
+
+    __slots__ = ("item", "outer", "warnings")
+
+    def __init__(self, item: Any, outer: Any, warnings: list[str] | None) -> None:
+        self.item = item
+        self.outer = outer
+        self.warnings = warnings
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name == "item":
+            return self.item
+        item = self.item
+        if isinstance(item, Mapping) and name in item:
+            return item[name]
+        return self.outer.get(name, default)
+
+    def __contains__(self, name: str) -> bool:
+        item = self.item
+        return name == "item" or (isinstance(item, Mapping) and name in item) or name in self.outer
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self:
+            return self.get(name)
+        raise KeyError(name)
+
+
+class _ContextScope:
+    """Inside a context literal: entries defined so far (`{a: 1, b: a + 1}`), then outside."""
+
+    __slots__ = ("entries", "outer", "warnings")
+
+    def __init__(self, entries: dict[str, Any], outer: Any, warnings: list[str] | None) -> None:
+        self.entries = entries
+        self.outer = outer
+        self.warnings = warnings
+
+    def get(self, name: str, default: Any = None) -> Any:
+        entries = self.entries
+        if name in entries:
+            return entries[name]
+        return self.outer.get(name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries or name in self.outer
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.entries:
+            return self.entries[name]
+        return self.outer[name]
+
+
+def _constant(value: Any) -> Compiled:
+    """A closure for a literal; it remembers its value so operators can fold or inline it."""
+
+    def constant(v: Any) -> Any:
+        return value
+
+    constant.feel_constant = (value,)  # type: ignore[attr-defined]
+    return constant
+
+
+def _constant_of(compiled: Compiled) -> tuple[Any] | None:
+    return getattr(compiled, "feel_constant", None)
+
+
+def _binary(apply: Callable[[Any, Any], Any], left: Compiled, right: Compiled) -> Compiled:
+    """`left op right` for the fast path, specialised for the shapes models use most:
+    `name op literal` is one closure call, and `literal op literal` is folded now."""
+    left_constant, right_constant = _constant_of(left), _constant_of(right)
+    if left_constant is not None and right_constant is not None:
+        return _constant(apply(left_constant[0], right_constant[0]))
+    names = _names_of(left)
+    if right_constant is not None:
+        value = right_constant[0]
+        if names is not None and len(names) == 1:
+            name = names[0]
+            return lambda v: apply(v.get(name), value)
+        return lambda v: apply(left(v), value)
+    return lambda v: apply(left(v), right(v))
+
+
+def _names_of(compiled: Compiled) -> tuple[str, ...] | None:
+    """The path a closure reads (`a.b.c` -> ('a', 'b', 'c')), if it is just a path."""
+    return getattr(compiled, "feel_names", None)
+
+
+def _with_names(compiled: Compiled, names: tuple[str, ...]) -> Compiled:
+    compiled.feel_names = names  # type: ignore[attr-defined]
+    return compiled
+
+
+def _fast_path(names: tuple[str, ...]) -> Compiled:
+    """A closure for a variable or a path: dict lookups, no intermediate closures."""
+    first = names[0]
+    if len(names) == 1:
+
+        def variable(v: Any) -> Any:
+            return v.get(first)
+
+        return _with_names(variable, names)
+    if len(names) == 2:
+        second = names[1]
+
+        def path2(v: Any) -> Any:
+            container = v.get(first)
+            if type(container) is dict:
+                return container.get(second)
+            return lookup(container, second)
+
+        return _with_names(path2, names)
+    rest = names[1:]
+
+    def path(v: Any) -> Any:
+        value = v.get(first)
+        for name in rest:
+            value = value.get(name) if type(value) is dict else lookup(value, name)
+        return value
+
+    return _with_names(path, names)
+
+
+def _exists(names: tuple[str, ...]) -> Compiled:
+    """`is defined(a.b)`: whether the variable (and each context entry) exists, even if null."""
+    first, rest = names[0], names[1:]
+
+    def evaluate(v: Any) -> Any:
+        if first not in v:
+            return False
+        value = v[first]
+        for name in rest:
+            if isinstance(value, Mapping) and name in value:
+                value = value[name]
+            elif isinstance(value, list):
+                value = lookup(value, name)
+            else:
+                return False
+        return True
+
+    return evaluate
+
+
+# -- the compiler -------------------------------------------------------------------------
+@v_args(inline=True)
+class _Compiler(Transformer):
+    """Tree -> closure. `trace` builds the closures that record warnings (see module doc)."""
+
+    def __init__(self, source: str, trace: bool) -> None:
+        super().__init__()
+        self.source = source
+        self.trace = trace
+
+    # literals
+    def number(self, token: Token) -> Compiled:
+        return _constant(float(token) if "." in token else int(token))
+
+    def string(self, token: Token) -> Compiled:
+        return _constant(_unescape(str(token)[1:-1]))
+
+    def true(self) -> Compiled:
+        return _constant(True)
+
+    def false(self) -> Compiled:
+        return _constant(False)
+
+    def null(self) -> Compiled:
+        return _constant(None)
+
+    def list_literal(self, items: list[Compiled] | None) -> Compiled:
+        items = items or []
+        return lambda v: [item(v) for item in items]
+
+    def context_literal(self, pairs: list[tuple[str, Compiled]] | None) -> Compiled:
+        pairs = pairs or []
+        trace = self.trace
+
+        def evaluate(v: Any) -> Any:
+            result: dict[str, Any] = {}
+            scope = _ContextScope(result, v, v.warnings if trace else None)
+            for key, value in pairs:
+                result[key] = value(scope)
+            return result
+
+        return evaluate
+
+    def entry(self, key: Any, value: Compiled) -> tuple[str, Compiled]:
+        if isinstance(key, Token):  # a STRING key: "b c": 2
+            return _unescape(str(key)[1:-1]), value
+        return key, value
+
+    def entries(self, *pairs: tuple[str, Compiled]) -> list[tuple[str, Compiled]]:
+        return list(pairs)
+
+    def arguments(self, *items: Compiled) -> list[Compiled]:
+        return list(items)
+
+    # names and paths
+    def name(self, token: Token) -> str:
+        text = str(token)
+        return text[1:-1] if text.startswith("`") else text
+
+    def variable(self, name: str) -> Compiled:
+        if not self.trace:
+            return _fast_path((name,))
+
+        def evaluate(v: Any) -> Any:
+            if name in v:
+                return v[name]
+            v.warnings.append(f"no variable found with name '{name}'")
+            return None
+
+        return _with_names(evaluate, (name,))
+
+    def path(self, base: Compiled, name: str) -> Compiled:
+        base_names = _names_of(base)
+        if not self.trace:
+            if base_names is not None:
+                return _fast_path((*base_names, name))
+            return lambda v: lookup(base(v), name)
+
+        def evaluate(v: Any) -> Any:
+            container = base(v)
+            result = lookup(container, name)
+            if result is None and (reason := describe_lookup_failure(container, name)):
+                v.warnings.append(reason)
+            return result
+
+        return _with_names(evaluate, (*base_names, name)) if base_names is not None else evaluate
+
+    def filter(self, base: Compiled, selector: Compiled) -> Compiled:
+        """`xs[2]` picks the 2nd item (1-based, negative from the end); `xs[item > 2]`
+        keeps the items for which the condition is true. Which one is decided by the
+        selector's value, as FEEL says: a number indexes."""
+        trace = self.trace
+
+        def evaluate(v: Any) -> Any:
+            collection = base(v)
+            if collection is None:
+                return None
+            if not isinstance(collection, list):
+                collection = [collection]  # FEEL treats a single value as a list of one
+            mark = len(v.warnings) if trace else 0
+            chosen = selector(v)
+            if is_number(chosen):
+                return _index(collection, chosen, v if trace else None)
+            if trace:
+                del v.warnings[mark:]  # a filter's names were looked up outside any item
+            warnings = v.warnings if trace else None
+            return [item for item in collection if selector(_ItemScope(item, v, warnings)) is True]
+
+        return evaluate
+
+    # operators
+    def negate(self, operand: Compiled) -> Compiled:
+        if not self.trace:
+            return lambda v: values.negate(operand(v))
+
+        def evaluate(v: Any) -> Any:
+            value = operand(v)
+            result = values.negate(value)
+            if result is None and value is not None:
+                v.warnings.append(f"cannot negate {describe(value)}")
+            return result
+
+        return evaluate
+
+    def _arithmetic(self, op: str, left: Compiled, right: Compiled) -> Compiled:
+        apply = ARITHMETIC[op]
+        if not self.trace:
+            return _binary(apply, left, right)
+
+        def evaluate(v: Any) -> Any:
+            a, b = left(v), right(v)
+            result = apply(a, b)
+            if result is None and (reason := describe_arithmetic_failure(op, a, b)):
+                v.warnings.append(reason)
+            return result
+
+        return evaluate
+
+    def add(self, left: Compiled, right: Compiled) -> Compiled:
+        return self._arithmetic("+", left, right)
+
+    def subtract(self, left: Compiled, right: Compiled) -> Compiled:
+        return self._arithmetic("-", left, right)
+
+    def multiply(self, left: Compiled, right: Compiled) -> Compiled:
+        return self._arithmetic("*", left, right)
+
+    def divide(self, left: Compiled, right: Compiled) -> Compiled:
+        return self._arithmetic("/", left, right)
+
+    def power(self, left: Compiled, right: Compiled) -> Compiled:
+        return self._arithmetic("**", left, right)
+
+    def compare(self, left: Compiled, op: Token, right: Compiled) -> Compiled:
+        apply = COMPARISON[str(op)]
+        if not self.trace:
+            return _binary(apply, left, right)
+
+        def evaluate(v: Any) -> Any:
+            a, b = left(v), right(v)
+            result = apply(a, b)
+            if result is None and (reason := describe_comparison_failure(a, b)):
+                v.warnings.append(reason)
+            return result
+
+        return evaluate
+
+    def between(self, value: Compiled, low: Compiled, high: Compiled) -> Compiled:
+        trace = self.trace
+
+        def evaluate(v: Any) -> Any:
+            x, lo, hi = value(v), low(v), high(v)
+            if comparable(x, lo) and comparable(x, hi):
+                return lo <= x <= hi
+            if trace:
+                reason = describe_comparison_failure(x, lo) if not comparable(x, lo) else describe_comparison_failure(x, hi)
+                if reason:
+                    v.warnings.append(reason)
+            return None
+
+        return evaluate
+
+    def in_expr(self, value: Compiled, candidates: Compiled) -> Compiled:
+        def evaluate(v: Any) -> Any:
+            x, pool = value(v), candidates(v)
+            if isinstance(pool, list):
+                return any(equal(x, candidate) is True for candidate in pool)
+            return equal(x, pool)
+
+        return evaluate
+
+    def and_expr(self, *operands: Compiled) -> Compiled:
+        # Three-valued: false wins, then null (anything not boolean), then true.
+        def evaluate(v: Any) -> Any:
+            unknown = False
+            for operand in operands:
+                result = operand(v)
+                if result is False:
+                    return False
+                if result is not True:
+                    unknown = True
+            return None if unknown else True
+
+        return evaluate
+
+    def or_expr(self, *operands: Compiled) -> Compiled:
+        def evaluate(v: Any) -> Any:
+            unknown = False
+            for operand in operands:
+                result = operand(v)
+                if result is True:
+                    return True
+                if result is not False:
+                    unknown = True
+            return None if unknown else False
+
+        return evaluate
+
+    def if_expr(self, condition: Compiled, then: Compiled, otherwise: Compiled) -> Compiled:
+        # A condition that is not `true` (false, null, a number...) takes the else branch.
+        return lambda v: then(v) if condition(v) is True else otherwise(v)
+
+    # functions
+    def function_name(self, *tokens: Token) -> tuple[str, Token]:
+        return " ".join(str(token) for token in tokens), tokens[0]
+
+    def call(self, function: tuple[str, Token], arguments: list[Compiled] | None) -> Compiled:
+        name, token = function
+        arguments = arguments or []
+        if name == "is defined":
+            self._check_arity(name, token, lambda value: None, len(arguments))
+            names = _names_of(arguments[0])
+            if names is not None:
+                return _exists(names)
+            inner = arguments[0]
+            return lambda v: inner(v) is not None
+        builtin = BUILTINS.get(name)
+        if builtin is None:
+            hint = _unknown_function_hint(name)
+            raise FeelSyntaxError(self.source, f"unknown function '{name}'", token.line, token.column, hint)
+        self._check_arity(name, token, builtin, len(arguments))
+        if not self.trace:
+            return _fast_call(builtin, arguments)
+
+        def evaluate(v: Any) -> Any:
+            args = [argument(v) for argument in arguments]
+            result = _invoke(builtin, args)
+            if result is None and any(arg is not None for arg in args):
+                shown = ", ".join(describe(arg) for arg in args)
+                v.warnings.append(f"function '{name}' cannot be applied to {shown}")
+            return result
+
+        return evaluate
+
+    def _check_arity(self, name: str, token: Token, function: Callable[..., Any], count: int) -> None:
+        try:
+            inspect.signature(function).bind(*range(count))
+        except TypeError:
+            expected = _arity(function)
+            raise FeelSyntaxError(
+                self.source, f"function '{name}' takes {expected}, but {count} given", token.line, token.column
+            ) from None
+
+
+def _index(collection: list, chosen: Any, traced: Any) -> Any:
+    position = int(chosen)
+    if position == chosen and position != 0 and -len(collection) <= position <= len(collection):
+        return collection[position - 1] if position > 0 else collection[position]
+    if traced is not None:
+        traced.warnings.append(f"index {values.to_text(chosen)} is out of range for a list of {len(collection)} items")
+    return None
+
+
+_INVOCATION_FAILURES = (TypeError, ValueError, ArithmeticError, RecursionError)
+
+
+def _invoke(builtin: Callable[..., Any], args: list[Any]) -> Any:
+    try:
+        return builtin(*args)
+    except _INVOCATION_FAILURES:  # a built-in meeting data it does not expect: FEEL's null
+        return None
+
+
+def _fast_call(builtin: Callable[..., Any], arguments: list[Compiled]) -> Compiled:
+    if len(arguments) == 1:
+        [only] = arguments
+
+        def call1(v: Any) -> Any:
+            try:
+                return builtin(only(v))
+            except _INVOCATION_FAILURES:
+                return None
+
+        return call1
+    return lambda v: _invoke(builtin, [argument(v) for argument in arguments])
+
+
+def _arity(function: Callable[..., Any]) -> str:
+    parameters = list(inspect.signature(function).parameters.values())
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        required = sum(1 for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty)
+        return f"at least {max(required, 1)} argument{'s' if required > 1 else ''}"
+    required = sum(1 for p in parameters if p.default is p.empty)
+    if required == len(parameters):
+        return f"{required} argument{'s' if required != 1 else ''}"
+    return f"{required} to {len(parameters)} arguments"
+
+
+_TEMPORAL_FUNCTIONS = {
+    "now", "today", "date", "time", "date and time", "duration", "years and months duration",
+    "day of week", "day of year", "week of year", "month of year", "last day of month",
+}
+
+
+def _unknown_function_hint(name: str) -> str:
+    if name in _TEMPORAL_FUNCTIONS:
+        return "Date, time and duration functions are not supported yet"
+    close = difflib.get_close_matches(name, [*BUILTINS, "is defined"], n=1)
+    if close:
+        return f"Did you mean '{close[0]}'?"
+    return "It is not a built-in function that propolis supports yet"
+
+
+# -- entry point --------------------------------------------------------------------------
+# Habits from other expression languages (JUEL, JavaScript), and what FEEL writes instead.
+_HINTS = (
+    (re.compile(r"\b(some|every)\b.*\bsatisfies\b", re.S), "Quantified expressions (some/every ... satisfies) are not supported yet"),
+    (re.compile(r"\bfor\b.*\breturn\b", re.S), "For loops (for ... in ... return) are not supported yet"),
+    (re.compile(r"\.\."), "Ranges (a..b) are not supported yet"),
+    (re.compile(r"@\""), "Temporal literals (@\"...\") are not supported yet"),
+    (re.compile(r"\binstance\s+of\b"), "'instance of' is not supported yet"),
+    (re.compile(r"\bfunction\s*\("), "Function definitions are not supported yet"),
+    (re.compile(r"=="), "FEEL compares with '=', not '=='"),
+    (re.compile(r"&&"), "FEEL writes 'and', not '&&'"),
+    (re.compile(r"\|\|"), "FEEL writes 'or', not '||'"),
+    (re.compile(r"'"), "FEEL strings use double quotes"),
+    (re.compile(r"!(?!=)"), "FEEL negates with not(...)"),
+)
+
+
+def compile_feel(source: str, trace: bool = False) -> Compiled:
+    """Compile `source`, an expression as written in a model (a leading '=' is allowed and
+    skipped). Raises `FeelSyntaxError` naming the text and the position of the problem.
+
+    With `trace`, the closure must be called with a `TracingScope`; it records warnings.
+    """
+    text = source.strip()
+    if len(text) > EXPRESSION_CHARS_MAX:
+        raise FeelSyntaxError(text, f"the expression is longer than {EXPRESSION_CHARS_MAX} characters")
+    # Keep the '=' as a blank so that reported columns count from the text as written.
+    body = " " + text[1:] if text.startswith("=") else text
+    if not body.strip():
+        raise FeelSyntaxError(text, "the expression is empty")
+    try:
+        tree = _PARSER.parse(body)
+    except UnexpectedEOF:
+        raise FeelSyntaxError(text, "the expression ends too early") from None
+    except UnexpectedInput as error:
+        reason, hint = _reason(error, body)
+        at_end = isinstance(error, UnexpectedToken) and error.token.type == "$END"
+        line, column = (None, None) if at_end else (error.line, error.column)
+        raise FeelSyntaxError(text, reason, line, column, hint) from None
+    try:
+        return _Compiler(text, trace).transform(tree)
+    except VisitError as error:
+        if isinstance(error.orig_exc, FeelSyntaxError):
+            raise error.orig_exc from None
+        raise
+    except RecursionError:
+        raise FeelSyntaxError(text, "the expression is nested too deeply") from None
+
+
+def _reason(error: UnexpectedInput, body: str) -> tuple[str, str | None]:
+    """What went wrong, and the likeliest fix when the text shows a habit from elsewhere."""
+    if isinstance(error, UnexpectedToken) and error.token.type == "$END":
+        reason = "the expression ends too early"
+    elif isinstance(error, UnexpectedToken):
+        reason = f"unexpected '{error.token}'"
+    elif isinstance(error, UnexpectedCharacters) and error.char == '"':
+        reason = "a string starts here but is never closed"
+    elif isinstance(error, UnexpectedCharacters):
+        reason = f"unexpected character '{error.char}'"
+    else:  # pragma: no cover - lark raises only the kinds above for LALR
+        reason = "unexpected input"
+    hints = [hint for pattern, hint in _HINTS if pattern.search(body)]
+    return reason, (hints[0] if hints else None)

@@ -1,0 +1,290 @@
+"""FEEL values as Python values, and the operations FEEL defines on them.
+
+FEEL types map to Python as: null -> None, number -> int or float (an integral literal stays
+an int; a whole-valued float result becomes an int, so `10 / 5` is `2`), string -> str,
+boolean -> bool, list -> list, context -> dict. Every operation returns None (FEEL null) for
+operands of the wrong type instead of raising: a model's expression meeting unexpected data
+is not a bug in propolis. `describe_failure` says why an operation gave null, for warnings.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+# Floats beyond this are not made into ints: they are not exact anyway.
+EXACT_FLOAT_INT_MAX = 2**53
+# A larger integer exponent computes an enormous int (CPU and memory); use floats instead.
+INT_EXPONENT_MAX = 1024
+# How much of a value a warning quotes.
+DESCRIBED_VALUE_CHARS_MAX = 60
+
+
+def is_number(value: Any) -> bool:
+    # `type(...) is` on purpose: bool is a subclass of int, and FEEL booleans are not numbers.
+    kind = type(value)
+    return kind is int or kind is float
+
+
+def normalize(value: Any) -> Any:
+    if type(value) is float and value.is_integer() and abs(value) < EXACT_FLOAT_INT_MAX:
+        return int(value)
+    return value
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if is_number(value):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, Mapping):
+        return "context"
+    return type(value).__name__
+
+
+def to_text(value: Any) -> str:
+    """FEEL's rendering of a value: what `string(x)` returns for non-strings."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return value
+    if type(value) is float:
+        if math.isnan(value) or math.isinf(value):
+            return "null"
+        text = repr(normalize(value))
+        # No exponent notation: FEEL prints numbers as plain decimals.
+        return format(Decimal(text), "f") if "e" in text else text
+    if is_number(value):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_quoted(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{key}:{_quoted(item)}" for key, item in value.items()) + "}"
+    return str(value)
+
+
+def _quoted(value: Any) -> str:
+    return '"' + value.replace('"', '\\"') + '"' if isinstance(value, str) else to_text(value)
+
+
+def describe(value: Any) -> str:
+    """A value as a warning quotes it: its FEEL text (shortened) and its type."""
+    text = _quoted(value)
+    if len(text) > DESCRIBED_VALUE_CHARS_MAX:
+        text = text[: DESCRIBED_VALUE_CHARS_MAX - 3] + "..."
+    return text if value is None else f"{text} ({type_name(value)})"
+
+
+# -- arithmetic ---------------------------------------------------------------------------
+# Hot path: type checks are written out (`t is int or t is float`) instead of calling
+# is_number, which halves the cost of `amount > 100`.
+def add(left: Any, right: Any) -> Any:
+    tl, tr = type(left), type(right)
+    if tl is int and tr is int:
+        return left + right
+    if (tl is int or tl is float) and (tr is int or tr is float):
+        return _float(left, right, _plus)
+    if tl is str and tr is str:
+        return left + right
+    return None
+
+
+def subtract(left: Any, right: Any) -> Any:
+    tl, tr = type(left), type(right)
+    if tl is int and tr is int:
+        return left - right
+    if (tl is int or tl is float) and (tr is int or tr is float):
+        return _float(left, right, _minus)
+    return None
+
+
+def multiply(left: Any, right: Any) -> Any:
+    tl, tr = type(left), type(right)
+    if tl is int and tr is int:
+        return left * right
+    if (tl is int or tl is float) and (tr is int or tr is float):
+        return _float(left, right, _times)
+    return None
+
+
+def divide(left: Any, right: Any) -> Any:
+    if is_number(left) and is_number(right) and right != 0:
+        return _float(left, right, _over)
+    return None
+
+
+def power(base: Any, exponent: Any) -> Any:
+    if not (is_number(base) and is_number(exponent)):
+        return None
+    if type(base) is int and type(exponent) is int and 0 <= exponent <= INT_EXPONENT_MAX:
+        return base**exponent
+    if base == 0 and exponent < 0:
+        return None
+    return _float(base, exponent, _raised)
+
+
+def negate(value: Any) -> Any:
+    return -value if is_number(value) else None
+
+
+def _plus(a: float, b: float) -> float:
+    return a + b
+
+
+def _minus(a: float, b: float) -> float:
+    return a - b
+
+
+def _times(a: float, b: float) -> float:
+    return a * b
+
+
+def _over(a: float, b: float) -> float:
+    return a / b
+
+
+def _raised(a: float, b: float) -> Any:
+    return float(a) ** float(b)
+
+
+def _float(left: Any, right: Any, op: Callable[[float, float], Any]) -> Any:
+    try:
+        result = op(left, right)
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return None
+    if type(result) is not float or math.isnan(result) or math.isinf(result):
+        return None  # e.g. a negative base to a fractional power is complex, not a number
+    return normalize(result)
+
+
+ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": add, "-": subtract, "*": multiply, "/": divide, "**": power,
+}
+ARITHMETIC_VERB = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "**": "raise"}
+
+
+def describe_arithmetic_failure(op: str, left: Any, right: Any) -> str | None:
+    """Why `left op right` is null, or None when a null operand explains it already."""
+    if left is None or right is None:
+        return None
+    if op == "/" and is_number(left) and is_number(right) and right == 0:
+        return f"division by zero: {describe(left)} / {describe(right)}"
+    if is_number(left) and is_number(right):
+        return f"{describe(left)} {op} {describe(right)} is not a finite number"
+    return f"cannot {ARITHMETIC_VERB[op]} {describe(left)} and {describe(right)}"
+
+
+# -- comparison ---------------------------------------------------------------------------
+_SCALAR_TYPES = frozenset({str, int, float, bool})
+
+
+def equal(left: Any, right: Any) -> Any:
+    """FEEL `=`: null equals only null; values of different types are not comparable (null)."""
+    if left is None or right is None:
+        return left is None and right is None
+    tl, tr = type(left), type(right)
+    if tl is tr and tl in _SCALAR_TYPES:
+        return left == right
+    if (tl is int or tl is float) and (tr is int or tr is float):
+        return left == right
+    if tl is bool or tr is bool:
+        return None
+    if isinstance(left, str) and isinstance(right, str):
+        return left == right
+    if isinstance(left, list) and isinstance(right, list):
+        if len(left) != len(right):
+            return False
+        return _all_equal(zip(left, right, strict=True))
+    if isinstance(left, Mapping) and isinstance(right, Mapping):
+        if left.keys() != right.keys():
+            return False
+        return _all_equal((left[key], right[key]) for key in left)
+    return None
+
+
+def _all_equal(pairs: Any) -> Any:
+    unknown = False
+    for a, b in pairs:
+        result = equal(a, b)
+        if result is False:
+            return False
+        if result is None:
+            unknown = True
+    return None if unknown else True
+
+
+def not_equal(left: Any, right: Any) -> Any:
+    result = equal(left, right)
+    return None if result is None else not result
+
+
+def comparable(left: Any, right: Any) -> bool:
+    """Whether FEEL orders these two values (`<`, `between`): numbers, or strings."""
+    if is_number(left):
+        return is_number(right)
+    return type(left) is str and type(right) is str
+
+
+def _ordering(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
+    def compare(left: Any, right: Any) -> Any:
+        t = type(left)
+        if t is int or t is float:
+            t = type(right)
+            return op(left, right) if t is int or t is float else None
+        return op(left, right) if t is str and type(right) is str else None
+
+    return compare
+
+
+less = _ordering(operator.lt)
+less_or_equal = _ordering(operator.le)
+greater = _ordering(operator.gt)
+greater_or_equal = _ordering(operator.ge)
+
+COMPARISON: dict[str, Callable[[Any, Any], Any]] = {
+    "=": equal, "!=": not_equal, "<": less, "<=": less_or_equal, ">": greater, ">=": greater_or_equal,
+}
+
+
+def describe_comparison_failure(left: Any, right: Any) -> str | None:
+    if left is None or right is None:
+        return None
+    return f"cannot compare {describe(left)} with {describe(right)}"
+
+
+def lookup(container: Any, key: str) -> Any:
+    """`container.key`: a context's entry; on a list, the entry of every item (FEEL maps)."""
+    if type(container) is dict:
+        return container.get(key)
+    if isinstance(container, Mapping):
+        return container.get(key)
+    if isinstance(container, list):
+        return [lookup(item, key) for item in container]
+    return None
+
+
+def describe_lookup_failure(container: Any, key: str) -> str | None:
+    if container is None:
+        return None
+    if isinstance(container, Mapping):
+        if key in container:
+            return None  # present, its value is null
+        keys = ", ".join(f"'{k}'" for k in list(container)[:10])
+        available = f"; the context has {keys}" if keys else "; the context is empty"
+        return f"no context entry found with key '{key}'{available}"
+    if isinstance(container, list):
+        return None
+    return f"cannot read '{key}' of {describe(container)}: only a context has entries"
