@@ -10,6 +10,7 @@ from typing import Any
 
 from propolis.broker.client import JobAvailableListener
 from propolis.broker.config import BrokerConfig
+from propolis.broker.exporting.loader import configure_exporters
 from propolis.broker.metrics import BrokerMetrics
 from propolis.broker.partition import Partition
 
@@ -36,9 +37,15 @@ class Broker:
                 "partition per broker (deployment distribution and cross-partition message "
                 "correlation come with the cluster work); use 1"
             )
+        # Every exporter is loaded and configured before any partition opens: a wrong
+        # className or args stops the start (ExporterStartupError) with nothing half-running.
+        exporters = {
+            partition_id: configure_exporters(self.config.exporters, partition_id)
+            for partition_id in range(1, self.partition_count + 1)
+        }
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         for partition_id in range(1, self.partition_count + 1):
-            partition = Partition(partition_id, self.config, self._jobs_available, self.metrics)
+            partition = Partition(partition_id, self.config, self._jobs_available, self.metrics, exporters[partition_id])
             partition.open()
             self._partitions[partition_id] = partition
 

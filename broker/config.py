@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 ENV_PREFIX = "PROPOLIS_"
+
+
+@dataclass(frozen=True)
+class ExporterSpec:
+    """One entry of the YAML `exporters:` block: an id, a dotted class path and its args."""
+
+    exporter_id: str
+    class_name: str
+    args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -35,15 +45,39 @@ class BrokerConfig:
     job_batch_bytes_max: int = 4 << 20
     # Variables larger than this (one document, encoded) are rejected with INVALID_ARGUMENT.
     variables_bytes_max: int = 4 << 20
+    # Exporters by id (from the YAML file's `exporters:` block, see broker/config_file.py).
+    exporters: dict[str, ExporterSpec] = field(default_factory=dict)
+    # A failing exporter is retried after this back-off, doubled per failure up to the max.
+    exporter_retry_backoff_initial_ms: int = 100
+    exporter_retry_backoff_max_ms: int = 10_000
+    # Acknowledged exporter positions reach the state at most this often (and on close); a
+    # crash re-exports what was acknowledged since (delivery is at-least-once anyway).
+    exporter_positions_persist_interval_ms: int = 250
+    # The director reads at most this many records per round before it looks at its timers.
+    exporter_read_records_max: int = 1_000
 
     def __post_init__(self) -> None:
         # Environment variables (PROPOLIS_<FIELD>) fill in what the caller left at its default,
         # so flags win over the environment, which wins over the defaults.
         defaults = BrokerConfig.__dataclass_fields__
-        for field in fields(self):
-            raw = os.environ.get(ENV_PREFIX + field.name.upper())
-            if raw is None or getattr(self, field.name) != defaults[field.name].default:
+        for item in fields(self):
+            default = defaults[item.name].default
+            if default is MISSING:  # exporters: only from the YAML file
                 continue
-            kind = type(defaults[field.name].default)
-            setattr(self, field.name, Path(raw) if kind is type(Path()) or field.name == "data_dir" else kind(raw))
+            raw = os.environ.get(ENV_PREFIX + item.name.upper())
+            if raw is None or getattr(self, item.name) != default:
+                continue
+            setattr(self, item.name, env_value(item.name, raw))
         self.data_dir = Path(self.data_dir)
+
+
+def env_value(name: str, raw: str) -> Any:
+    """`raw` (from PROPOLIS_<NAME>) converted to the type of field `name`'s default."""
+    default = BrokerConfig.__dataclass_fields__[name].default
+    if isinstance(default, Path):
+        return Path(raw)
+    kind = type(default)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}: expected a {kind.__name__}, got {raw!r}") from None

@@ -46,6 +46,23 @@ class BrokerMetrics:
         self.open_incidents = Gauge("propolis_open_incidents", "Incidents not yet resolved", labels, registry=self.registry)
         self.log_size = Gauge("propolis_log_size_bytes", "Bytes in the partition's log segments", labels, registry=self.registry)
         self.last_position = Gauge("propolis_log_last_position", "Position of the last record in the log", labels, registry=self.registry)
+        exporter_labels = labels + ["exporter"]
+        self.exported_records = Counter(
+            "propolis_exporter_exported_records", "Records an exporter took without raising (filtered-out records are not counted)",
+            exporter_labels, registry=self.registry,
+        )
+        self.exporter_failures = Counter(
+            "propolis_exporter_failures", "Times an exporter raised from open, export or a scheduled task (each is retried with back-off)",
+            exporter_labels, registry=self.registry,
+        )
+        self.exporter_lag = Gauge(
+            "propolis_exporter_lag_records", "Committed records after the exporter's acknowledged position",
+            exporter_labels, registry=self.registry,
+        )
+        self.exporter_position = Gauge(
+            "propolis_exporter_acknowledged_position", "The last position the exporter acknowledged (-1: none)",
+            exporter_labels, registry=self.registry,
+        )
 
     def observe_batch(self, partition_id: int, records: list[Record], commands: int, elapsed_s: float) -> None:
         label = str(partition_id)

@@ -33,6 +33,9 @@ from propolis.broker.client import BrokerOverloadedError, BrokerUnavailableError
 from propolis.broker.config import BrokerConfig
 from propolis.broker.engine.context import KeyGenerator
 from propolis.broker.engine.engine import Engine
+from propolis.broker.exporting import positions as exporter_positions
+from propolis.broker.exporting.director import ExporterDirector
+from propolis.broker.exporting.loader import ConfiguredExporter
 from propolis.broker.metrics import BrokerMetrics
 from propolis.broker.processing.process_cache import ProcessCache
 from propolis.broker.processing.services import Services
@@ -61,9 +64,16 @@ JobTypesListener = Callable[[set[str]], None]
 
 class Partition:
     def __init__(
-        self, partition_id: int, config: BrokerConfig, on_jobs_available: JobTypesListener, metrics: BrokerMetrics | None = None
+        self,
+        partition_id: int,
+        config: BrokerConfig,
+        on_jobs_available: JobTypesListener,
+        metrics: BrokerMetrics | None = None,
+        exporters: list[ConfiguredExporter] | None = None,
     ) -> None:
         self.partition_id = partition_id
+        self._exporters = exporters or []
+        self.director: ExporterDirector | None = None
         self.metrics = metrics or BrokerMetrics()
         self.config = config
         self.directory = Path(config.data_dir) / f"partition-{partition_id}"
@@ -111,6 +121,12 @@ class Partition:
             open_incidents = sum(1 for _ in self.state.incidents.all())
         self.metrics.open_incidents.labels(str(self.partition_id)).set(open_incidents)
         self._update_log_metrics()
+        # After recovery: the director reads only what is committed, from its own readers.
+        self.director = ExporterDirector(
+            self.partition_id, self._exporters, self.log, self.store,
+            lambda: self.replicator.committed_position, self.config, self.metrics,
+        )
+        self.director.open()
         self.healthy = True
         self._thread = threading.Thread(target=self._run, name=f"partition-{self.partition_id}", daemon=True)
         self._thread.start()
@@ -121,6 +137,8 @@ class Partition:
             self._thread.join(timeout=30)
         if self._snapshot_thread is not None:
             self._snapshot_thread.join(timeout=60)
+        if self.director is not None:
+            self.director.close()  # persists the exporters' positions: before the store closes
         self.healthy = False
         for future in list(self._pending.values()):
             if not future.done():
@@ -248,6 +266,8 @@ class Partition:
             # and set_result on a cancelled future would stop this thread.
             if future is not None and future.set_running_or_notify_cancel():
                 future.set_result(response.record)
+        if self.director is not None:
+            self.director.notify()
         if outputs.job_types_available:
             self._on_jobs_available(outputs.job_types_available)
 
@@ -298,8 +318,12 @@ class Partition:
         self._snapshot_thread.start()
 
     def take_snapshot(self) -> int:
+        # Read before the snapshot: persisted exporter positions only grow, so the snapshot
+        # holds these or later ones, and a partition restored from it still finds in the log
+        # every record its exporters have not acknowledged.
+        floor = exporter_positions.compaction_floor(self.store, self.director.exporter_ids if self.director else [])
         position = self.snapshots.take(self.store)
         # Compaction happens on the processing thread, which owns the log.
-        self._compact_before = position + 1
+        self._compact_before = (position if floor is None else min(position, floor)) + 1
         log.info("snapshot taken", extra={"partition": self.partition_id, "position": position})
         return position

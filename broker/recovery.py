@@ -20,6 +20,9 @@ from propolis.broker.state.store import DB_NAMES, Store
 from propolis.records import Record, RecordType
 
 REPLAY_BATCHES_PER_TXN = 1_000
+# Databases no applier writes, so replay cannot rebuild them: the exporters' acknowledged
+# positions (see broker/exporting/positions.py for why they do not go through the log).
+NOT_FROM_LOG_DBS = frozenset({"exporters"})
 
 
 def replay(log: Any, state: State, keys: KeyGenerator) -> tuple[int, int | None]:
@@ -93,10 +96,13 @@ def rebuild_from_snapshot_and_log(partition_dir: Path, target_dir: Path, partiti
 
 
 def compare_states(expected: Store, actual: Store) -> list[str]:
-    """Differences between two states, as readable lines (empty when equal)."""
+    """Differences between two states, as readable lines (empty when equal); the databases
+    the log does not determine (NOT_FROM_LOG_DBS) are left out."""
     differences = []
     left, right = dump_state(expected), dump_state(actual)
     for name in DB_NAMES:
+        if name in NOT_FROM_LOG_DBS:
+            continue
         a, b = dict(left[name]), dict(right[name])
         for key in sorted(set(a) | set(b)):
             if a.get(key) != b.get(key):

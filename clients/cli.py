@@ -33,6 +33,7 @@ HOST_ENV = "PROPOLIS_GATEWAY_HOST"
 PORT_ENV = "PROPOLIS_GATEWAY_PORT"
 # The same names that BrokerConfig reads for its own fields.
 PARTITIONS_ENV = "PROPOLIS_PARTITION_COUNT"
+CONFIG_ENV = "PROPOLIS_CONFIG"
 
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_HOST = "0.0.0.0"
@@ -143,13 +144,18 @@ def cmd_dev(args: argparse.Namespace) -> int:
     if not 1 <= partitions <= PARTITIONS_MAX:
         raise UsageError(f"--partitions: expected 1..{PARTITIONS_MAX}, got {partitions}")
     settings = DevSettings(
-        data_dir=Path(args.data_dir),
+        data_dir=Path(args.data_dir) if args.data_dir else None,
         host=args.host,
         port=args.port,
         partition_count=partitions,
+        config_path=Path(args.config) if args.config else None,
     )
     try:
         asyncio.run(serve(settings))
+    except ValueError as error:  # a wrong configuration file, exporter or setting
+        logging.getLogger(__name__).debug("propolis dev failed", exc_info=True)
+        print(f"error: propolis dev: {error}", file=sys.stderr)
+        return 1
     except Exception as error:  # startup failures (port taken, unreadable data) end here
         logging.getLogger(__name__).debug("propolis dev failed", exc_info=True)
         print(f"error: propolis dev: {type(error).__name__}: {error}", file=sys.stderr)
@@ -400,9 +406,12 @@ Prints 'propolis dev: gateway on HOST:PORT, data in DIR' to stderr once it accep
 Stops cleanly (exit 0) on Ctrl-C or SIGTERM.""",
         cmd_dev,
     )
-    dev.add_argument("--data-dir", default=os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR,
+    dev.add_argument("--data-dir", default=os.environ.get(DATA_DIR_ENV) or None,
                      help=f"where the log, state and snapshots live "
-                          f"(env {DATA_DIR_ENV}; default %(default)s)")
+                          f"(env {DATA_DIR_ENV}; else the config file's data_dir; default {DEFAULT_DATA_DIR})")
+    dev.add_argument("--config", metavar="FILE", default=os.environ.get(CONFIG_ENV) or None,
+                     help=f"the broker's YAML configuration: any broker setting and an 'exporters:' "
+                          f"block (env {CONFIG_ENV}); flags and PROPOLIS_* variables win over it")
     dev.add_argument("--host", default=os.environ.get(HOST_ENV) or DEFAULT_HOST,
                      help=f"the gateway's listen address (env {HOST_ENV}; default %(default)s)")
     dev.add_argument("--port", type=_port, default=None,

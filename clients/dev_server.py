@@ -26,10 +26,11 @@ READY_LINE_PREFIX = "propolis dev: gateway on "
 
 @dataclass(frozen=True, slots=True)
 class DevSettings:
-    data_dir: Path
+    data_dir: Path | None  # None: the configuration file's, else ./data
     host: str
     port: int
     partition_count: int
+    config_path: Path | None = None  # the broker's YAML file (--config / PROPOLIS_CONFIG)
 
 
 def ready_line(host: str, port: int, data_dir: Path) -> str:
@@ -39,7 +40,7 @@ def ready_line(host: str, port: int, data_dir: Path) -> str:
 async def serve(settings: DevSettings) -> None:
     from propolis.broker.broker import Broker
     from propolis.broker.client import InProcessBrokerClient
-    from propolis.broker.config import BrokerConfig
+    from propolis.broker.config_file import load_broker_config
     from propolis.gateway.config import GatewayConfig
     from propolis.gateway.server import GatewayServer
 
@@ -48,9 +49,11 @@ async def serve(settings: DevSettings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop_requested.set)
 
-    broker = Broker(
-        BrokerConfig(data_dir=settings.data_dir, partition_count=settings.partition_count)
+    config = load_broker_config(
+        settings.config_path, data_dir=settings.data_dir, partition_count=settings.partition_count
     )
+    data_dir = config.data_dir
+    broker = Broker(config)
     try:
         broker.start()  # opens the partitions, replaying their logs; nothing else runs yet
         server = GatewayServer(
@@ -64,11 +67,11 @@ async def serve(settings: DevSettings) -> None:
             # After the gateway, so that a taken gateway port is the error a user sees first.
             monitoring = MonitoringServer(broker, broker.config.monitoring_host, broker.config.monitoring_port)
             monitoring.start()
-            print(ready_line(settings.host, port, settings.data_dir), file=sys.stderr, flush=True)
+            print(ready_line(settings.host, port, data_dir), file=sys.stderr, flush=True)
             log.info("monitoring ready", extra={"port": monitoring.port, "paths": ["/health", "/ready", "/metrics"]})
             log.info(
                 "propolis dev ready",
-                extra={"host": settings.host, "port": port, "data_dir": str(settings.data_dir),
+                extra={"host": settings.host, "port": port, "data_dir": str(data_dir),
                        "partitions": settings.partition_count},
             )
             await stop_requested.wait()
