@@ -17,7 +17,6 @@ at-least-once) are not written a second time.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from pathlib import Path
@@ -29,6 +28,7 @@ from propolis.exporters.api import (
     ExporterController,
     ScheduledTask,
 )
+from propolis.exporters.json_records import record_document
 
 from propolis.records import Record
 
@@ -81,7 +81,7 @@ class JsonLinesExporter:
     def export(self, record: Record) -> None:
         assert self._file is not None, "open comes first"
         if record.position > self._last_written:
-            self._file.write(json.dumps(record.describe(), separators=(",", ":"), default=_bytes_as_text) + "\n")
+            self._file.write(json.dumps(record_document(record), separators=(",", ":")) + "\n")
             self._last_written = record.position
         if self.flush_interval_ms == 0:
             self._flush()
@@ -136,10 +136,3 @@ def _repair_tail(path: Path) -> int:
             except (ValueError, KeyError, TypeError):
                 continue
     return -1
-
-
-def _bytes_as_text(value: Any) -> Any:
-    # Deployed resources are bytes; Zeebe's JSON records carry them in base64.
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode("ascii")
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
