@@ -42,6 +42,7 @@ async def serve(settings: DevSettings) -> None:
     from propolis.broker.client import InProcessBrokerClient
     from propolis.broker.config_file import load_broker_config
     from propolis.gateway.config import GatewayConfig
+    from propolis.gateway.metrics import GatewayMetrics
     from propolis.gateway.server import GatewayServer
 
     loop = asyncio.get_running_loop()
@@ -56,8 +57,10 @@ async def serve(settings: DevSettings) -> None:
     broker = Broker(config)
     try:
         broker.start()  # opens the partitions, replaying their logs; nothing else runs yet
+        # One process, one /metrics: the gateway's metrics join the broker's registry.
         server = GatewayServer(
-            InProcessBrokerClient(broker), GatewayConfig(host=settings.host, port=settings.port)
+            InProcessBrokerClient(broker), GatewayConfig(host=settings.host, port=settings.port),
+            GatewayMetrics(broker.metrics.registry),
         )
         port = await server.start()
         monitoring = None

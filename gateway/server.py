@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import grpc
@@ -21,6 +22,7 @@ from propolis.gateway.errors import status_of
 from propolis.gateway.handlers import Handler, Handlers, not_supported_message
 from propolis.gateway.jobs import JobActivator
 from propolis.gateway.long_polling import JobNotifications
+from propolis.gateway.metrics import GatewayMetrics
 from propolis.gateway.protocol import METHODS, SERVICE_NAME, Method
 from propolis.gateway.requests import Requests
 from propolis.gateway.routing import Router
@@ -56,6 +58,34 @@ def _guarded(rpc: str, handler: Handler) -> Handler:
     return guarded
 
 
+def _measured(rpc: str, handler: Handler, metrics: GatewayMetrics) -> Handler:
+    """Counts the call by its final status code and observes how long it took."""
+    latency = metrics.request_latency.labels(rpc)
+
+    async def measured(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        started = time.perf_counter()
+        metrics.in_flight.inc()
+        code = "OK"
+        try:
+            return await handler(request, context)
+        except grpc.aio.AbortError:
+            status = context.code()
+            code = status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN"
+            raise
+        except asyncio.CancelledError:
+            code = "CANCELLED"  # the client went away
+            raise
+        except BaseException:
+            code = "UNKNOWN"
+            raise
+        finally:
+            metrics.in_flight.dec()
+            metrics.requests.labels(rpc, code).inc()
+            latency.observe(time.perf_counter() - started)
+
+    return measured
+
+
 def _unsupported(rpc: str) -> Handler:
     message = not_supported_message(rpc)
 
@@ -81,9 +111,10 @@ def _method_handler(method: Method, handler: Handler) -> grpc.RpcMethodHandler:
 class GatewayServer:
     """`await start()` binds and serves (returns the port), `await stop()` ends it."""
 
-    def __init__(self, client: BrokerClient, config: GatewayConfig) -> None:
+    def __init__(self, client: BrokerClient, config: GatewayConfig, metrics: GatewayMetrics | None = None) -> None:
         self.client = client
         self.config = config
+        self.metrics = metrics if metrics is not None else GatewayMetrics()
         self._server: grpc.aio.Server | None = None
         self._notifications: JobNotifications | None = None
         self._remove_listener: Any = None
@@ -100,7 +131,11 @@ class GatewayServer:
         table = {
             name: _method_handler(
                 method,
-                _guarded(name, handlers[name]) if name in handlers else _unsupported(name),
+                _measured(
+                    name,
+                    _guarded(name, handlers[name]) if name in handlers else _unsupported(name),
+                    self.metrics,
+                ),
             )
             for name, method in METHODS.items()
         }

@@ -1,0 +1,31 @@
+"""Prometheus metrics of the gateway: calls by RPC and status code, their duration, calls in
+flight.
+
+They register in whatever `CollectorRegistry` they are given: `propolis dev` passes the
+broker's, so one `/metrics` serves both; a gateway running alone can serve its own registry
+with `prometheus_client.start_http_server(port, registry=metrics.registry)`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class GatewayMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.requests = Counter(
+            "propolis_gateway_requests", "gRPC calls answered, by RPC and status code (RESOURCE_EXHAUSTED: shed by backpressure)",
+            ["rpc", "code"], registry=self.registry,
+        )
+        self.request_latency = Histogram(
+            "propolis_gateway_request_seconds",
+            "Time from a call's arrival to its answer (for long polls and job streams: how long they stayed open)",
+            ["rpc"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "propolis_gateway_requests_in_flight", "gRPC calls being handled (long polls and job streams included)",
+            registry=self.registry,
+        )
