@@ -28,7 +28,7 @@ from propolis.exporters.api import (
     ExporterController,
     ScheduledTask,
 )
-from propolis.exporters.json_records import record_document
+from propolis.exporters.json_records import record_json
 
 from propolis.records import Record
 
@@ -81,7 +81,7 @@ class JsonLinesExporter:
     def export(self, record: Record) -> None:
         assert self._file is not None, "open comes first"
         if record.position > self._last_written:
-            self._file.write(json.dumps(record_document(record), separators=(",", ":")) + "\n")
+            self._file.write(record_json(record) + "\n")
             self._last_written = record.position
         if self.flush_interval_ms == 0:
             self._flush()

@@ -4,6 +4,7 @@
 is how a partition appends and commits batches. This package imports nothing else of ours.
 """
 
+from propolis.log.cursor import LogCursor
 from propolis.log.errors import (
     LogClosedError,
     LogCorruptedError,
@@ -19,6 +20,7 @@ from propolis.log.segmented_log import Log
 __all__ = [
     "LocalReplicator",
     "Log",
+    "LogCursor",
     "LogClosedError",
     "LogCorruptedError",
     "LogError",

@@ -54,6 +54,7 @@ from propolis.log.config import (
     READ_CHUNK_BYTES,
     SEGMENT_SIZE_BYTES_DEFAULT,
 )
+from propolis.log.cursor import LogCursor
 from propolis.log.errors import (
     LogClosedError,
     LogCorruptedError,
@@ -333,6 +334,19 @@ class Log:
                     plan.append((segment.path, start_position, start_offset, segment.size_bytes))
                     start_position, start_offset = segment.last_position + 1, SEGMENT_HEADER_BYTES
         return _read(plan, from_position, last)
+
+    def cursor(self, from_position: int) -> LogCursor:
+        """A cursor from `from_position` that keeps reading as the log grows, each frame read
+        once (see cursor.py); for followers of the tail such as the exporter director."""
+        if self._closed:
+            raise LogClosedError(f"log {self.directory} is closed")
+        first = self.first_position
+        if from_position < first:
+            raise PositionCompactedError(
+                f"position {from_position} was compacted away; the log {self.directory} "
+                f"now starts at position {first}"
+            )
+        return LogCursor(self, from_position)
 
     # -- maintenance ---------------------------------------------------------------------
     def compact(self, before_position: int) -> int:

@@ -29,7 +29,7 @@ from propolis.broker.exporting.container import ExporterContainer, TaskQueue
 from propolis.broker.exporting.loader import ConfiguredExporter
 from propolis.broker.metrics import BrokerMetrics
 from propolis.broker.state.store import Store
-from propolis.log import Log, PositionCompactedError
+from propolis.log import Log, LogCursor, PositionCompactedError
 
 from propolis.records import Record
 
@@ -64,6 +64,7 @@ class ExporterDirector:
         self._persisted: dict[str, int] = {}
         self._last_persist = 0.0
         self._thread: threading.Thread | None = None
+        self._cursor: LogCursor | None = None
 
     @property
     def exporter_ids(self) -> list[str]:
@@ -163,11 +164,15 @@ class ExporterDirector:
         if start < self._log.first_position:
             self._skip_compacted(ready)
             start = min(c.next_position for c in ready)
-        end = min(committed, start + self._config.exporter_read_records_max - 1)
         label = str(self.partition_id)
         read = 0
+        exported: dict[str, int] = {}
         try:
-            for position, payload in self._log.reader(start, end):
+            if self._cursor is None or self._cursor.next_position != start:
+                # A cursor goes on where it stopped; only an exporter falling behind the
+                # others (back-off) or one starting elsewhere makes it seek again.
+                self._cursor = self._log.cursor(start)
+            for position, payload in self._cursor.read(committed, self._config.exporter_read_records_max):
                 read += 1
                 record: Record | None = None
                 for container in ready:
@@ -185,11 +190,14 @@ class ExporterDirector:
                         continue
                     container.failures = 0
                     container.handed(record)
-                    self._metrics.exported_records.labels(label, container.exporter_id).inc()
+                    exported[container.exporter_id] = exported.get(container.exporter_id, 0) + 1
                 if self._stopping.is_set():
                     break
         except PositionCompactedError:
+            self._cursor = None
             self._skip_compacted(ready)
+        for exporter_id, count in exported.items():
+            self._metrics.exported_records.labels(label, exporter_id).inc(count)
         return read
 
     def _skip_compacted(self, containers: list[ExporterContainer]) -> None:

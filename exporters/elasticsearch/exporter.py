@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch
 from propolis.exporters.api import ExporterContext, ExporterController, ExporterError, ScheduledTask
 from propolis.exporters.elasticsearch import indices
 from propolis.exporters.elasticsearch.config import ElasticsearchConfig, parse_config
-from propolis.exporters.json_records import record_document
+from propolis.exporters.json_records import record_json
 
 from propolis.records import Record
 
@@ -40,6 +40,7 @@ class ElasticsearchExporter:
         self._lines: list[str] = []  # action and document lines, NDJSON, in record order
         self._buffered_bytes = 0
         self._last_buffered = -1
+        self._last_flush_failed = False
 
     # -- the Exporter interface -------------------------------------------------------------
     def configure(self, context: ExporterContext) -> None:
@@ -50,6 +51,8 @@ class ElasticsearchExporter:
         config = self._require_config()
         self._controller = controller
         self._last_buffered = controller.get_last_exported_position()
+        if self._client is not None:  # open is tried again after a failed one
+            self._client.close()
         self._client = Elasticsearch(
             hosts=list(config.urls),
             request_timeout=config.request_timeout_ms / 1000,
@@ -68,7 +71,7 @@ class ElasticsearchExporter:
             # Offered again after a failed flush: it is still in the buffer.
             action = {"index": {"_index": indices.index_for(record, config.prefix, self.version),
                                 "_id": indices.document_id(record), "routing": str(record.partition_id)}}
-            document = json.dumps(record_document(record), separators=(",", ":"), ensure_ascii=False)
+            document = record_json(record)
             self._lines.append(json.dumps(action, separators=(",", ":")))
             self._lines.append(document)
             self._buffered_bytes += len(document)
@@ -86,11 +89,13 @@ class ElasticsearchExporter:
             self._flush_task = None
         if self._client is None:
             return
-        try:
-            self.flush()
-        except Exception:
-            # Not acknowledged, so exported again after the restart.
-            log.warning("the last bulk request failed at close", exc_info=True)
+        # Not acknowledged records are exported again after the restart; when the server was
+        # failing, do not make the shutdown wait for the client's time-outs once more.
+        if not self._last_flush_failed:
+            try:
+                self.flush()
+            except Exception:
+                log.warning("the last bulk request failed at close", exc_info=True)
         self._client.close()
         self._client = None
 
@@ -102,6 +107,7 @@ class ElasticsearchExporter:
             return
         assert self._client is not None and self._controller is not None, "open comes first"
         documents = len(self._lines) // 2
+        self._last_flush_failed = True  # until this one succeeds
         try:
             response = self._client.bulk(operations=self._lines)
         except Exception as error:
@@ -120,6 +126,7 @@ class ElasticsearchExporter:
             )
         self._lines = []
         self._buffered_bytes = 0
+        self._last_flush_failed = False
         self._controller.update_last_exported_position(self._last_buffered)
 
     def _flush_periodically(self) -> None:
