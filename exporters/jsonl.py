@@ -5,7 +5,8 @@ gives it (names instead of numbers, Zeebe's field names).
       records-file:
         className: propolis.exporters.jsonl.JsonLinesExporter
         args:
-          path: data/records-{partitionId}.jsonl   # {partitionId} is replaced; required
+          path: data/records-{partitionId}.jsonl   # required; {partitionId} is replaced (one
+                                                   # file per partition: use it with several)
           flushIntervalMs: 100   # lines are written at once and flushed this often; 0: every record
           fsync: false           # true: fsync the file at each flush, before acknowledging
 

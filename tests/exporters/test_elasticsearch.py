@@ -17,6 +17,7 @@ from propolis.exporters.elasticsearch.indices import propolis_version
 
 from tests.broker import models
 from tests.broker.harness import BrokerHarness
+from tests.exporters.documents import as_json
 from tests.support.cli import wait_until
 from tests.support.elasticsearch_server import ElasticsearchLikeServer
 
@@ -47,15 +48,8 @@ def run_one_instance(harness: BrokerHarness) -> None:
 
 
 def expected_documents(harness: BrokerHarness, record_types=("EVENT",), skip_value_types=("JOB_BATCH", "PROCESS_INSTANCE_RESULT")) -> list[dict]:
-    def plain(value):
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return base64.b64encode(value).decode() if isinstance(value, bytes) else value
-
     return [
-        plain(r) for r in harness.records()
+        as_json(r) for r in harness.records()
         if r["recordType"] in record_types and r["valueType"] not in skip_value_types
     ]
 

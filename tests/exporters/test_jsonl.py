@@ -14,6 +14,7 @@ from propolis.broker.state.store import Store
 
 from tests.broker import models
 from tests.broker.harness import BrokerHarness
+from tests.exporters.documents import as_json
 from tests.support.cli import wait_until
 
 JSONL = "propolis.exporters.jsonl.JsonLinesExporter"
@@ -37,7 +38,7 @@ def test_every_record_is_a_line_described_with_names(tmp_path: Path, args: dict)
         last = harness.broker.partition(1).log.last_position
         out = tmp_path / "out-1.jsonl"
         wait_until(lambda: len(lines(out)) == last)
-        assert lines(out) == json.loads(json.dumps(harness.records(), default=lambda b: __import__("base64").b64encode(b).decode()))
+        assert lines(out) == as_json(harness.records())
         deployment = lines(out)[0]
         assert (deployment["recordType"], deployment["valueType"], deployment["intent"]) == ("COMMAND", "DEPLOYMENT", "CREATE")
         assert deployment["value"]["resources"][0]["resourceName"] == "one.bpmn"
