@@ -37,7 +37,7 @@ class _Task:
 
 
 class TaskQueue:
-    """Delayed tasks run on the director's thread; scheduling is safe from any thread."""
+    """Delayed tasks, run on the exporter's thread; scheduling is safe from any thread."""
 
     def __init__(self, wake: Callable[[], None]) -> None:
         self._heap: list[_Task] = []

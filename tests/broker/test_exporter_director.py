@@ -108,6 +108,30 @@ def test_a_failing_exporter_is_retried_while_the_others_and_processing_go_on(plu
         harness.close()
 
 
+def test_an_exporter_that_hangs_holds_back_only_itself(plugin: Path) -> None:
+    healthy_out, hanging_out, stuck = plugin / "healthy.txt", plugin / "hanging.txt", plugin / "stuck"
+    stuck.touch()
+    exporters = {
+        "hanging": recording("hanging", hanging_out, hangWhile=str(stuck)),
+        "healthy": recording("healthy", healthy_out),
+    }
+    harness = BrokerHarness(plugin / "data", exporters=exporters).start()
+    try:
+        run_one_instance(harness)
+        run_one_instance(harness)
+        last = harness.broker.partition(1).log.last_position
+        wait_until(lambda: len(read_exports(healthy_out)) == last)
+        assert read_exports(hanging_out) == []
+        assert harness.broker.partition(1).director.acknowledged_positions()["hanging"] == -1
+
+        stuck.unlink()  # the server answers at last
+        wait_until(lambda: len(read_exports(hanging_out)) == last)
+        assert [row[0] for row in read_exports(hanging_out)] == list(range(1, last + 1))
+    finally:
+        stuck.unlink(missing_ok=True)
+        harness.close()
+
+
 def test_acknowledged_positions_survive_a_restart_and_export_resumes_after_them(plugin: Path) -> None:
     out = plugin / "out.txt"
     harness = BrokerHarness(plugin / "data", exporters={"rec": recording("rec", out)}).start()

@@ -4,7 +4,8 @@ import path: a plugin is any importable module, not something shipped with propo
 It appends `<position> <recordType> <valueType>` per exported record to the file `out`, and
 acknowledges every `ackEvery` records (default 1) or, with `ackDelayMs`, only from a scheduled
 task that often (so a crash before it leaves records unacknowledged). While the file
-`failWhile` exists, `export` raises, as an exporter whose backend is down would.
+`failWhile` exists, `export` raises, as an exporter whose backend is down would; while
+`hangWhile` exists, `export` does not return, as one waiting on a server that never answers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ MODULE_NAME = "acme_exporter"
 CLASS_PATH = f"{MODULE_NAME}.RecordingExporter"
 
 SOURCE = '''
+import time
 from pathlib import Path
 
 from propolis.exporters.api import ExporterConfigError
@@ -28,6 +30,7 @@ class RecordingExporter:
             raise ExporterConfigError("out: expected the file to record exports in")
         self.out = Path(args["out"])
         self.fail_while = Path(args["failWhile"]) if "failWhile" in args else None
+        self.hang_while = Path(args["hangWhile"]) if "hangWhile" in args else None
         self.ack_delay_ms = int(args.get("ackDelayMs", 0))
         value_types = [ValueType[name] for name in args.get("valueTypes", [])]
         record_types = [RecordType[name] for name in args.get("recordTypes", [])]
@@ -44,6 +47,8 @@ class RecordingExporter:
     def export(self, record):
         if self.fail_while is not None and self.fail_while.exists():
             raise ConnectionError("the backend is down")
+        while self.hang_while is not None and self.hang_while.exists():
+            time.sleep(0.01)
         self.file.write(f"{record.position} {RecordType(record.record_type).name} {ValueType(record.value_type).name}\\n")
         self.file.flush()
         self.last = record.position
