@@ -119,3 +119,17 @@ def test_an_exporter_refusing_its_args_is_named_with_the_field(tmp_path: Path) -
         "error: propolis dev: exporter 'records-file' (propolis.exporters.jsonl.JsonLinesExporter): "
         "args: flushIntervalMs: expected a whole number of milliseconds >= 0, got 'soon'\n"
     )
+
+
+def test_the_configuration_file_sets_broker_settings_that_flags_and_environment_leave_open(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("PROPOLIS_DATA_DIR", raising=False)
+    config = tmp_path / "propolis.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'from-file'}\n")
+    server = DevServer(None, env={"PROPOLIS_CONFIG": str(config)})
+    server.start()
+    try:
+        run_instances(server, 1)
+    finally:
+        stop_cleanly(server)
+    assert any(line.rstrip().endswith(f"data in {tmp_path / 'from-file'}") for line in server.output)
+    assert (tmp_path / "from-file" / "partition-1" / "log").is_dir()

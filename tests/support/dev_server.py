@@ -27,7 +27,8 @@ def propolis_executable() -> str:
 
 
 class DevServer:
-    def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path | None, port: int | None = None, env: dict[str, str] | None = None) -> None:
+        """`data_dir` None: no --data-dir flag (the environment's or configuration file's)."""
         self.data_dir = data_dir
         self.port = port or free_port()
         self.monitoring_port = free_port()
@@ -41,7 +42,8 @@ class DevServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [propolis_executable(), "dev", "--data-dir", str(self.data_dir), "--port", str(self.port), "--host", "127.0.0.1"],
+            [propolis_executable(), "dev", "--port", str(self.port), "--host", "127.0.0.1",
+             *(["--data-dir", str(self.data_dir)] if self.data_dir is not None else [])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
