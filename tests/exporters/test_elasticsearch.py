@@ -160,6 +160,22 @@ def test_a_failing_server_is_retried_while_other_exporters_and_processing_go_on(
         harness.close()
 
 
+@pytest.mark.parametrize(("retries", "director_retries"), [(2, False), (0, True)])
+def test_the_client_retries_503_itself_up_to_retries(tmp_path: Path, server: ElasticsearchLikeServer, retries: int, director_retries: bool) -> None:
+    server.unavailable_times = 2
+    harness = broker(tmp_path, server, bulk={"delay": 0.02}, retries=retries).start()
+    labels = {"partition": "1", "exporter": "elasticsearch"}
+    try:
+        harness.deploy(("one.bpmn", models.one_task("one", "work")))
+        last = harness.broker.partition(1).log.last_position
+        wait_until(lambda: harness.broker.partition(1).director.acknowledged_positions() == {"elasticsearch": last})
+        failures = harness.broker.metrics.registry.get_sample_value("propolis_exporter_failures_total", labels) or 0
+    finally:
+        harness.close()
+    assert len(server.all("/_bulk")) == 3, "two answered 503, then one taken"
+    assert (failures > 0) is director_retries
+
+
 def test_a_refused_document_fails_the_whole_bulk_and_is_sent_again(tmp_path: Path, server: ElasticsearchLikeServer, caplog: pytest.LogCaptureFixture) -> None:
     server.refusing = True
     harness = broker(tmp_path, server, bulk={"delay": 0.02}).start()

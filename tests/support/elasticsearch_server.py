@@ -2,8 +2,9 @@
 Elasticsearch 8 does, and records them, so tests can check the exact bulk bodies and template
 requests the exporter makes. It is not Elasticsearch: it stores nothing and searches nothing.
 
-Modes: `failing` answers every bulk request with 500; `refusing` answers 200 with the first
-document refused (`errors: true`), as Elasticsearch does for a mapping conflict.
+Modes: `failing` answers every bulk request with 500; `unavailable_times` answers that many
+bulk requests with 503 (which the client retries by itself); `refusing` answers 200 with the
+first document refused (`errors: true`), as Elasticsearch does for a mapping conflict.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ElasticsearchLikeServer:
     def __init__(self) -> None:
         self._answered: list[tuple[Request, bool]] = []  # and whether it was a success
         self.failing = False
+        self.unavailable_times = 0
         self.refusing = False
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -95,6 +97,11 @@ class ElasticsearchLikeServer:
         if path == "/_bulk":
             if self.failing:
                 return 500, {"error": {"type": "node_not_connected_exception", "reason": "the node is down"}, "status": 500}
+            with self._lock:
+                unavailable = self.unavailable_times > 0
+                self.unavailable_times -= unavailable
+            if unavailable:
+                return 503, {"error": {"type": "cluster_block_exception", "reason": "no master"}, "status": 503}
             lines = request.ndjson()
             items = []
             for number, action in enumerate(lines[0::2]):
