@@ -23,6 +23,14 @@ class ElementKind(StrEnum):
     PARALLEL_GATEWAY = "PARALLEL_GATEWAY"
     INTERMEDIATE_CATCH_EVENT = "INTERMEDIATE_CATCH_EVENT"
     SEQUENCE_FLOW = "SEQUENCE_FLOW"
+    USER_TASK = "USER_TASK"
+    SCRIPT_TASK = "SCRIPT_TASK"
+    BUSINESS_RULE_TASK = "BUSINESS_RULE_TASK"
+    SEND_TASK = "SEND_TASK"
+    MANUAL_TASK = "MANUAL_TASK"
+    TASK = "TASK"
+    INTERMEDIATE_THROW_EVENT = "INTERMEDIATE_THROW_EVENT"
+    SUB_PROCESS = "SUB_PROCESS"
 
 
 class Expression(Protocol):
@@ -95,6 +103,17 @@ class Element:
     message: MessageDefinition | None = None
     # exclusive gateway
     default_flow_id: str | None = None
+    # the id of the embedded sub-process this element is in; None at the process level
+    parent_id: str | None = None
+    # embedded sub-process: its none start event
+    start_event_id: str | None = None
+    # Zeebe's bpmnEventType of an event: MESSAGE, TERMINATE, TIMER, ... (UNSPECIFIED if none)
+    event_type: str = "UNSPECIFIED"
+    # script task run by the engine (zeebe:script): the expression and where its result goes
+    script: Expression | None = None
+    result_variable: str | None = None
+    # user task (zeebe:assignmentDefinition, zeebe:taskSchedule): header name -> expression
+    user_task_headers: dict[str, Expression] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -102,9 +121,11 @@ class Process:
     id: str  # bpmnProcessId
     name: str | None
     line: int
-    elements: dict[str, Element]  # by element id, excluding sequence flows
-    flows: dict[str, SequenceFlow]  # by flow id
-    start_event_id: str  # the none start event
+    # by element id, excluding sequence flows; elements of embedded sub-processes included
+    # (ids are unique per file), each naming its sub-process in `parent_id`
+    elements: dict[str, Element]
+    flows: dict[str, SequenceFlow]  # by flow id, those inside sub-processes included
+    start_event_id: str  # the process level's none start event
     is_executable: bool = True
 
 

@@ -46,13 +46,6 @@ IGNORED = {
 
 # Flow nodes that Zeebe runs but propolis does not yet, with what to do meanwhile.
 NOT_YET = {
-    "userTask": "Model it as a service task with a job worker for now",
-    "scriptTask": "Use a service task with a job worker, or compute the value in an output mapping",
-    "businessRuleTask": "Use a service task with a job worker",
-    "sendTask": "Use a service task with a job worker that publishes the message",
-    "manualTask": "Remove it, or use a service task",
-    "task": "Use a service task with a zeebe:taskDefinition",
-    "subProcess": "Flatten it into the process for now",
     "callActivity": "Start the other process from a job worker for now",
     "adHocSubProcess": "Flatten it into the process for now",
     "transaction": "Flatten it into the process for now",
@@ -60,7 +53,6 @@ NOT_YET = {
     "inclusiveGateway": "Use parallel and exclusive gateways",
     "eventBasedGateway": "Use a receive task or a message catch event",
     "complexGateway": "Use parallel and exclusive gateways",
-    "intermediateThrowEvent": "Remove it, or use a service task",
 }
 
 # Zeebe extensions that change behaviour: ignoring them would run something else.
@@ -233,7 +225,31 @@ class _ProcessReader:
         elements: dict[str, Element] = {}
         flows: dict[str, SequenceFlow] = {}
         nodes: dict[str, etree._Element] = {}  # id -> XML node, for elements and flows
+        start_id = self.read_scope(node, None, elements, flows, nodes)
+        self.link(node, nodes, elements, flows)
+        if start_id is None:
+            return None
+        return Process(
+            id=process_id,
+            name=node.get("name"),
+            line=node.sourceline,
+            elements=elements,
+            flows=flows,
+            start_event_id=start_id,
+        )
+
+    def read_scope(
+        self,
+        node: etree._Element,
+        parent_id: str | None,
+        elements: dict[str, Element],
+        flows: dict[str, SequenceFlow],
+        nodes: dict[str, etree._Element],
+    ) -> str | None:
+        """Read the flow nodes of a process or an embedded sub-process (recursively) into
+        `elements` and `flows`; return the id of the scope's one none start event."""
         refused_start_events = 0
+        starts: list[Element] = []
         for child in node:
             if not _is_bpmn(child):
                 continue  # comments, other vendors' and diagram elements
@@ -250,40 +266,38 @@ class _ProcessReader:
             if tag == "sequenceFlow":
                 flows[child_id] = self.sequence_flow(child)
                 continue
+            if tag == "subProcess" and (child.get("triggeredByEvent") or "").lower() == "true":
+                self.problem(child, "an event sub-process is not supported yet", "Use boundary events or model the handling in the process for now")
+                continue
             reader = FLOW_NODES.get(tag)
             if reader is None:
                 hint = NOT_YET.get(tag, "It is not a BPMN element that propolis can run")
                 self.problem(child, f"{_type_name(child)} is not supported yet", hint)
                 continue
             kind, read = reader
-            element = Element(id=child_id, kind=kind, line=child.sourceline, name=child.get("name"))
+            element = Element(id=child_id, kind=kind, line=child.sourceline, name=child.get("name"), parent_id=parent_id)
             self.check_common(child)
             if read(self, child, element):
                 elements[child_id] = element
+                if kind == ElementKind.START_EVENT:
+                    starts.append(element)
+                elif kind == ElementKind.SUB_PROCESS:
+                    element.start_event_id = self.read_scope(child, child_id, elements, flows, nodes)
             elif kind == ElementKind.START_EVENT:
                 refused_start_events += 1
-        self.link(node, nodes, elements, flows)
-        starts = [e for e in elements.values() if e.kind == ElementKind.START_EVENT]
+        where = "the process" if parent_id is None else f"the sub-process '{parent_id}'"
         if len(starts) > 1:
             listed = ", ".join(f"'{s.id}' (line {s.line})" for s in starts)
-            self.problem(node, f"the process has {len(starts)} none start events: {listed}", "A process may have only one; remove the others")
+            self.problem(node, f"{where} has {len(starts)} none start events: {listed}", "It may have only one; remove the others")
             return None
         if not starts:
             if not refused_start_events:  # otherwise the refused start event says it all
-                self.problem(
-                    node,
-                    "the process has no none start event",
-                    "Add one; message, timer and signal start events are not supported yet",
-                )
+                hint = "Add one; message, timer and signal start events are not supported yet"
+                if parent_id is not None:
+                    hint = "An embedded sub-process starts at its one none start event; add one inside it"
+                self.problem(node, f"{where} has no none start event", hint)
             return None
-        return Process(
-            id=process_id,
-            name=node.get("name"),
-            line=node.sourceline,
-            elements=elements,
-            flows=flows,
-            start_event_id=starts[0].id,
-        )
+        return starts[0].id
 
     def check_common(self, node: etree._Element) -> None:
         """What any flow node may carry that changes how it runs and is not supported yet."""
@@ -339,6 +353,16 @@ class _ProcessReader:
                     continue  # exists; if it is not in `elements` it was refused and reported
                 self.problem(node, *self.missing_reference(flow.id, end, ref, list(elements), process_id), element_id=flow.id)
             source = elements.get(flow.source_id)
+            target = elements.get(flow.target_id)
+            if source is not None and target is not None and source.parent_id != target.parent_id:
+                inside = lambda e: f"sub-process '{e.parent_id}'" if e.parent_id else "the process level"  # noqa: E731
+                self.problem(
+                    node,
+                    f"sequence flow '{flow.id}' connects '{source.id}' in {inside(source)} to '{target.id}' in {inside(target)}",
+                    "A sequence flow cannot cross a sub-process boundary; connect to the sub-process itself",
+                    element_id=flow.id,
+                )
+                continue
             if source is not None:
                 source.outgoing.append(flow.id)
                 if flow.condition is not None and source.kind != ElementKind.EXCLUSIVE_GATEWAY:
@@ -347,7 +371,6 @@ class _ProcessReader:
                         f"sequence flow '{flow.id}' has a condition, but it leaves {_type_name(by_id[source.id])} '{source.id}'",
                         "Only flows leaving an exclusive gateway may have conditions; add an exclusive gateway before the flow",
                     )
-            target = elements.get(flow.target_id)
             if target is not None:
                 target.incoming.append(flow.id)
         for element in elements.values():
@@ -527,22 +550,68 @@ def _start_event(reader: _ProcessReader, node: etree._Element, element: Element)
 
 def _end_event(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
     definitions = _event_definitions(node)
-    if definitions:
-        reader.problem(node, f"{_a(_kind_of(definitions[0]))} end event is not supported yet", "Use a none end event (no event definition)")
+    kinds = [_kind_of(d) for d in definitions]
+    if kinds == ["terminate"]:
+        element.event_type = "TERMINATE"
+    elif kinds == ["message"]:
+        return _message_throw(reader, node, element, "message end event")
+    elif kinds:
+        reader.problem(node, f"{_a(_kind_of(definitions[0]))} end event is not supported yet", "Use a none, terminate or message end event")
         return False
     _io_mappings(reader, node, element)
     return True
 
 
-def _service_task(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
-    definitions = _zeebe(node, "taskDefinition")
-    if not definitions:
+def _throw_event(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    definitions = _event_definitions(node)
+    kinds = [_kind_of(d) for d in definitions]
+    if kinds == ["message"]:
+        return _message_throw(reader, node, element, "message intermediate throw event")
+    if kinds:
         reader.problem(
             node,
-            "the service task has no zeebe:taskDefinition",
-            "Add <zeebe:taskDefinition type=\"...\" /> under its extensionElements: the type names the job workers that do the work",
+            f"{_a(' and '.join(kinds))} intermediate throw event is not supported yet",
+            "Use a none or message intermediate throw event",
         )
-    else:
+        return False
+    _io_mappings(reader, node, element)
+    return True
+
+
+def _message_throw(reader: _ProcessReader, node: etree._Element, element: Element, what: str) -> bool:
+    """As in Zeebe, a message throw/end event is done by a job worker (zeebe:taskDefinition)."""
+    element.event_type = "MESSAGE"
+    if not _zeebe(node, "taskDefinition"):
+        reader.problem(
+            node,
+            f"the {what} has no zeebe:taskDefinition",
+            "As in Zeebe, a job worker sends the message: add <zeebe:taskDefinition type=\"...\" /> under its extensionElements",
+        )
+        return False
+    _job_definition(reader, node, element)
+    _io_mappings(reader, node, element)
+    return True
+
+
+def _service_task(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    """Service, send and business rule tasks: done by job workers of the task's type."""
+    if not _zeebe(node, "taskDefinition"):
+        what = {"sendTask": "send task", "businessRuleTask": "business rule task"}.get(_local(node), "service task")
+        hint = "Add <zeebe:taskDefinition type=\"...\" /> under its extensionElements: the type names the job workers that do the work"
+        if _local(node) == "businessRuleTask" and _zeebe(node, "calledDecision"):
+            what, hint = "business rule task calls a DMN decision (zeebe:calledDecision), which", "DMN is not supported yet; " + hint
+            reader.problem(node, f"the {what} is not supported yet", hint)
+        else:
+            reader.problem(node, f"the {what} has no zeebe:taskDefinition", hint)
+        return True
+    _job_definition(reader, node, element)
+    _io_mappings(reader, node, element)
+    return True
+
+
+def _job_definition(reader: _ProcessReader, node: etree._Element, element: Element) -> None:
+    definitions = _zeebe(node, "taskDefinition")
+    if definitions:
         definition = definitions[0]
         element.job_type = reader.expression(node, definition.get("type"), "the job type (zeebe:taskDefinition type)")
         retries = definition.get("retries")
@@ -557,8 +626,6 @@ def _service_task(reader: _ProcessReader, node: etree._Element, element: Element
             key = header.get("key")
             if key:
                 element.task_headers[key] = header.get("value") or ""
-    _io_mappings(reader, node, element)
-    return True
 
 
 def _receive_task(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
@@ -591,7 +658,96 @@ def _parallel_gateway(reader: _ProcessReader, node: etree._Element, element: Ele
     return True
 
 
+USER_TASK_JOB_TYPE = "io.camunda.zeebe:userTask"
+# Zeebe's job-based user task: where each attribute goes among the job's custom headers.
+_USER_TASK_HEADERS = {
+    ("assignmentDefinition", "assignee"): "io.camunda.zeebe:assignee",
+    ("assignmentDefinition", "candidateGroups"): "io.camunda.zeebe:candidateGroups",
+    ("assignmentDefinition", "candidateUsers"): "io.camunda.zeebe:candidateUsers",
+    ("taskSchedule", "dueDate"): "io.camunda.zeebe:dueDate",
+    ("taskSchedule", "followUpDate"): "io.camunda.zeebe:followUpDate",
+}
+
+
+def _user_task(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    """Zeebe's job-based user task: a job of type io.camunda.zeebe:userTask for a tasklist."""
+    if _zeebe(node, "userTask"):
+        reader.problem(
+            node,
+            "a Camunda user task (zeebe:userTask) is not supported yet",
+            "Remove <zeebe:userTask/> to make it a job-based user task (job type io.camunda.zeebe:userTask)",
+        )
+        return True
+    element.job_type = compile_expression(USER_TASK_JOB_TYPE)
+    element.job_retries = compile_expression(DEFAULT_JOB_RETRIES)
+    for (tag, attribute), header in _USER_TASK_HEADERS.items():
+        for definition in _zeebe(node, tag):
+            text = definition.get(attribute)
+            if text is not None and text.strip():
+                expression = reader.expression(node, text, f"the {attribute} (zeebe:{tag} {attribute})")
+                if expression is not None:
+                    element.user_task_headers[header] = expression
+    for form in _zeebe(node, "formDefinition"):
+        form_key = form.get("formKey") or form.get("formId")
+        if form_key:
+            element.task_headers["io.camunda.zeebe:formKey"] = form_key
+    for headers in _zeebe(node, "taskHeaders"):
+        for header in headers.findall(f"{Z}header"):
+            if header.get("key"):
+                element.task_headers[header.get("key")] = header.get("value") or ""
+    _io_mappings(reader, node, element)
+    return True
+
+
+def _script_task(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    """A FEEL expression the engine evaluates (zeebe:script), or a job (zeebe:taskDefinition)."""
+    scripts = _zeebe(node, "script")
+    if scripts:
+        script = scripts[0]
+        text = script.get("expression")
+        if text is not None and text.strip() and not text.strip().startswith("="):
+            reader.problem(node, f"the script expression '{text}' is not a FEEL expression", "Start it with '=', such as '=a + b'")
+        else:
+            element.script = reader.expression(node, text, "the script expression (zeebe:script expression)")
+        result = (script.get("resultVariable") or "").strip()
+        if not result:
+            reader.problem(node, "the script has no resultVariable", "Set zeebe:script resultVariable to the variable that receives the result")
+        elif not _PLAIN_NAME.fullmatch(result):
+            reader.problem(node, f"the resultVariable '{result}' is not a variable name", "Use a name such as 'total'")
+        else:
+            element.result_variable = result
+    elif _zeebe(node, "taskDefinition"):
+        _job_definition(reader, node, element)
+    else:
+        reader.problem(
+            node,
+            "the script task has neither zeebe:script nor zeebe:taskDefinition",
+            "Add <zeebe:script expression=\"=...\" resultVariable=\"...\" /> for the engine to evaluate, or a zeebe:taskDefinition for a job worker",
+        )
+    _io_mappings(reader, node, element)
+    return True
+
+
+def _pass_through_task(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    """Manual and undefined tasks: a token passes through, as in Zeebe."""
+    _io_mappings(reader, node, element)
+    return True
+
+
+def _sub_process(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    _io_mappings(reader, node, element)
+    return True
+
+
 FLOW_NODES: dict[str, tuple[ElementKind, ReadFn]] = {
+    "userTask": (ElementKind.USER_TASK, _user_task),
+    "scriptTask": (ElementKind.SCRIPT_TASK, _script_task),
+    "businessRuleTask": (ElementKind.BUSINESS_RULE_TASK, _service_task),
+    "sendTask": (ElementKind.SEND_TASK, _service_task),
+    "manualTask": (ElementKind.MANUAL_TASK, _pass_through_task),
+    "task": (ElementKind.TASK, _pass_through_task),
+    "intermediateThrowEvent": (ElementKind.INTERMEDIATE_THROW_EVENT, _throw_event),
+    "subProcess": (ElementKind.SUB_PROCESS, _sub_process),
     "startEvent": (ElementKind.START_EVENT, _start_event),
     "endEvent": (ElementKind.END_EVENT, _end_event),
     "serviceTask": (ElementKind.SERVICE_TASK, _service_task),

@@ -164,6 +164,24 @@ class BpmnBehavior:
         if scope["activeChildren"] == 0 and scope["activeFlows"] == 0:
             self.complete(scope)
 
+    def terminate_siblings_and_complete_scope(self, instance: dict[str, Any]) -> None:
+        """A terminate end event: end every other token of its flow scope, then complete
+        the scope (tokens waiting at a join included), as in Zeebe."""
+        scope_key = instance["flowScopeKey"]
+        for child_key in list(self.state.element_instances.children(scope_key)):
+            if child_key == instance["key"]:
+                continue
+            child = self.state.element_instances.get(child_key)
+            if child is not None and child["state"] not in ("TERMINATING", "COMPLETED", "TERMINATED"):
+                self.terminate(child)
+
+        def complete_scope() -> None:
+            scope = self.state.element_instances.get(scope_key)
+            if scope is not None and scope["state"] == "ACTIVATED":
+                self.complete(scope)
+
+        self._work.append(complete_scope)
+
     def terminate(self, instance: dict[str, Any]) -> None:
         self.transition(instance, PI.ELEMENT_TERMINATING)
         for child_key in list(self.state.element_instances.children(instance["key"])):
@@ -342,7 +360,7 @@ class BpmnBehavior:
             "elementId": element.id if element is not None else flow_id,
             "flowScopeKey": scope["key"],
             "bpmnElementType": element.kind.value if element is not None else ElementKind.SEQUENCE_FLOW.value,
-            "bpmnEventType": "MESSAGE" if element is not None and element.message is not None else "UNSPECIFIED",
+            "bpmnEventType": _event_type(element),
             "parentProcessInstanceKey": -1,
             "parentElementInstanceKey": -1,
             "tenantId": scope["tenantId"],
@@ -362,6 +380,12 @@ _PI_VALUE_FIELDS = (
     "parentElementInstanceKey",
     "tenantId",
 )
+
+
+def _event_type(element: Element | None) -> str:
+    if element is None:
+        return "UNSPECIFIED"
+    return "MESSAGE" if element.message is not None else element.event_type
 
 
 def _process_element(process: Process) -> Element:

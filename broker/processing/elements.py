@@ -5,6 +5,7 @@ takes when it completes. Shared work (variables, incidents, subscriptions) is in
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from propolis.bpmn.model import Element, ElementKind
@@ -47,8 +48,19 @@ class PassThroughBehavior(ElementBehavior):
 
 
 class ServiceTaskBehavior(ElementBehavior):
-    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
-        bpmn.apply_input_mappings(instance, element)
+    """Every job-based element: service, send, business rule, job-based script and user
+    tasks, message throw and end events."""
+
+    def activate(
+        self,
+        bpmn: BpmnBehavior,
+        instance: dict[str, Any],
+        element: Element,
+        extra_headers: dict[str, str] | None = None,
+        inputs_applied: bool = False,
+    ) -> None:
+        if not inputs_applied:
+            bpmn.apply_input_mappings(instance, element)
         variables = bpmn.variables_for(instance["key"])
         job_type = bpmn.evaluate(element.job_type, variables, f"job type of element '{element.id}'")
         if not isinstance(job_type, str) or not job_type:
@@ -72,7 +84,7 @@ class ServiceTaskBehavior(ElementBehavior):
             "retries": retries,
             "deadline": -1,
             "worker": "",
-            "customHeaders": dict(element.task_headers),
+            "customHeaders": {**element.task_headers, **(extra_headers or {})},
             "errorMessage": "",
             "errorCode": "",
             "retryBackoff": 0,
@@ -88,6 +100,72 @@ class ServiceTaskBehavior(ElementBehavior):
         }
         bpmn.ctx.event(ValueType.JOB, JobIntent.CREATED, bpmn.ctx.keys.next(), job, instance["tenantId"])
         bpmn.ctx.job_available(job_type)
+
+
+class UserTaskBehavior(ServiceTaskBehavior):
+    """Zeebe's job-based user task: assignment and schedule evaluated into custom headers."""
+
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        if not element.user_task_headers:
+            super().activate(bpmn, instance, element)
+            return
+        bpmn.apply_input_mappings(instance, element)
+        variables = bpmn.variables_for(instance["key"])
+        headers: dict[str, str] = {}
+        for header, expression in element.user_task_headers.items():
+            value = bpmn.evaluate(expression, variables, f"{header.rsplit(':', 1)[-1]} of user task '{element.id}'")
+            if header.endswith(("candidateGroups", "candidateUsers")):
+                if isinstance(value, str):
+                    value = [part.strip() for part in value.split(",") if part.strip()]
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ExpressionFailure(
+                        "EXTRACT_VALUE_ERROR",
+                        f"Expected the {header.rsplit(':', 1)[-1]} of user task '{element.id}' ({expression.source}) to be a list of strings, but it was {value!r}",
+                    )
+                headers[header] = json.dumps(value)
+            elif value is not None:
+                headers[header] = value if isinstance(value, str) else json.dumps(value)
+        super().activate(bpmn, instance, element, extra_headers=headers, inputs_applied=True)
+
+
+class ScriptTaskBehavior(ServiceTaskBehavior):
+    """zeebe:script: the engine evaluates the expression and completes at once; without it
+    the task is job-based like a service task."""
+
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        if element.script is None:
+            super().activate(bpmn, instance, element)
+            return
+        bpmn.apply_input_mappings(instance, element)
+        variables = bpmn.variables_for(instance["key"])
+        result = bpmn.evaluate(element.script, variables, f"script of element '{element.id}'")
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+        bpmn.complete(instance, {element.result_variable: result})
+
+
+class JobOrPassThroughBehavior(ServiceTaskBehavior):
+    """Throw and end events: a job when they carry a zeebe:taskDefinition (message events),
+    else a token passes through; a terminate end event ends its flow scope."""
+
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        if element.job_type is not None:
+            super().activate(bpmn, instance, element)
+            return
+        bpmn.apply_input_mappings(instance, element)
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+        if element.event_type == "TERMINATE":
+            bpmn.terminate_siblings_and_complete_scope(instance)
+        bpmn.complete(instance)
+
+
+class SubProcessBehavior(ElementBehavior):
+    """Embedded sub-process: its own variable scope; it completes when its last token ends."""
+
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        bpmn.apply_input_mappings(instance, element)
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+        process, _ = bpmn.model(instance)
+        bpmn.activate(instance, process.elements[element.start_event_id], [])
 
 
 class MessageCatchBehavior(ElementBehavior):
@@ -198,8 +276,16 @@ class ParallelGatewayBehavior(ElementBehavior):
 ELEMENTS: dict[ElementKind, ElementBehavior] = {
     ElementKind.PROCESS: ProcessBehavior(),
     ElementKind.START_EVENT: PassThroughBehavior(),
-    ElementKind.END_EVENT: PassThroughBehavior(),
+    ElementKind.END_EVENT: JobOrPassThroughBehavior(),
+    ElementKind.INTERMEDIATE_THROW_EVENT: JobOrPassThroughBehavior(),
     ElementKind.SERVICE_TASK: ServiceTaskBehavior(),
+    ElementKind.SEND_TASK: ServiceTaskBehavior(),
+    ElementKind.BUSINESS_RULE_TASK: ServiceTaskBehavior(),
+    ElementKind.USER_TASK: UserTaskBehavior(),
+    ElementKind.SCRIPT_TASK: ScriptTaskBehavior(),
+    ElementKind.MANUAL_TASK: PassThroughBehavior(),
+    ElementKind.TASK: PassThroughBehavior(),
+    ElementKind.SUB_PROCESS: SubProcessBehavior(),
     ElementKind.RECEIVE_TASK: MessageCatchBehavior(),
     ElementKind.INTERMEDIATE_CATCH_EVENT: MessageCatchBehavior(),
     ElementKind.EXCLUSIVE_GATEWAY: ExclusiveGatewayBehavior(),

@@ -114,3 +114,24 @@ def io_mapping(process_id: str = "io-mapping") -> bytes:
         '<zeebe:output source="=result + 1" target="finalResult" /></zeebe:ioMapping>'
     )
     return one_task(process_id, "io", io=io)
+
+
+def sub_process(process_id: str = "sub-process") -> bytes:
+    """An embedded sub-process with a job inside, next to a branch that a terminate end
+    event inside a second sub-process cuts short."""
+    return _process(
+        process_id,
+        '<bpmn:startEvent id="start" /><bpmn:parallelGateway id="fork" />'
+        '<bpmn:subProcess id="sub"><bpmn:startEvent id="s1" />'
+        + service_task("inner", "inner", io='<zeebe:ioMapping><zeebe:input source="=1" target="local" /></zeebe:ioMapping>')
+        + '<bpmn:endEvent id="e1" />' + flow("sf1", "s1", "inner") + flow("sf2", "inner", "e1")
+        + "</bpmn:subProcess>"
+        '<bpmn:subProcess id="cut"><bpmn:startEvent id="s2" /><bpmn:parallelGateway id="cut-fork" />'
+        + service_task("never", "never")
+        + '<bpmn:endEvent id="stop"><bpmn:terminateEventDefinition /></bpmn:endEvent>'
+        + flow("cf1", "s2", "cut-fork") + flow("cf2", "cut-fork", "never") + flow("cf3", "cut-fork", "stop")
+        + "</bpmn:subProcess>"
+        '<bpmn:parallelGateway id="join" /><bpmn:endEvent id="end" />'
+        + flow("f1", "start", "fork") + flow("f2", "fork", "sub") + flow("f3", "fork", "cut")
+        + flow("f4", "sub", "join") + flow("f5", "cut", "join") + flow("f6", "join", "end"),
+    )

@@ -263,3 +263,15 @@ def test_state_survives_a_restart(broker):
     broker.complete(job_key)
     created = broker.create("one-task")
     assert not created.rejected
+
+
+def test_sub_processes_complete_and_a_terminate_end_event_cuts_only_its_own_scope(broker):
+    broker.deploy(("sub.bpmn", models.sub_process()))
+    created = broker.create("sub-process")
+    [(job_key, job)] = broker.activate("inner")
+    assert job["variables"]["local"] == 1
+    assert broker.activate("never") == []  # the terminate end event ended it at once
+    broker.complete(job_key, {"fromSub": True})
+    assert completed_instances(broker, "sub-process") == [created.value["processInstanceKey"]]
+    ended = [r for r in broker.records() if r["intent"] in ("ELEMENT_COMPLETED", "ELEMENT_TERMINATED")]
+    assert [r["value"]["elementId"] for r in ended if r["intent"] == "ELEMENT_TERMINATED"] == ["never"]

@@ -12,8 +12,10 @@ from tests.broker.harness import BrokerHarness
 
 
 def run_mixed_workload(broker: BrokerHarness, instances: int) -> None:
-    broker.deploy(("one.bpmn", models.one_task()), ("par.bpmn", models.parallel()), ("msg.bpmn", models.message_catch()))
+    broker.deploy(("one.bpmn", models.one_task()), ("par.bpmn", models.parallel()), ("msg.bpmn", models.message_catch()),
+                  ("sub.bpmn", models.sub_process()))
     for n in range(instances):
+        broker.create("sub-process", {"n": n})
         broker.create("one-task", {"n": n, "nested": {"list": [1, 2, n]}})
         broker.create("parallel")
         broker.create("message-catch", {"orderId": f"o-{n}"})
@@ -24,6 +26,8 @@ def run_mixed_workload(broker: BrokerHarness, instances: int) -> None:
             broker.complete(job_key, {"done": index})
     for job_key, _ in broker.activate("a", max_jobs=instances):
         broker.complete(job_key)
+    for job_key, _ in broker.activate("inner", max_jobs=instances)[::2]:
+        broker.complete(job_key, {"fromSub": True})
     for n in range(0, instances, 2):
         broker.execute(ValueType.MESSAGE, MessageIntent.PUBLISH, {"name": "payment-received", "correlationKey": f"o-{n}", "timeToLive": 60_000})
     created = broker.create("one-task")

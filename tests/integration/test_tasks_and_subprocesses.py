@@ -1,0 +1,180 @@
+"""Task types, throw/terminate end events and embedded sub-processes, end to end: models
+deployed through the gateway of a real `propolis dev`, driven by the project's gRPC client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from propolis.clients.client import PropolisClient
+from propolis.clients.errors import GatewayError
+
+HEADER = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'id="Definitions_1" targetNamespace="http://bpmn.io/schema/bpmn">\n'
+)
+
+
+def model(process_id: str, body: str, extra: str = "") -> tuple[str, bytes]:
+    xml = HEADER + f'<bpmn:process id="{process_id}" isExecutable="true">\n{body}\n</bpmn:process>\n{extra}</bpmn:definitions>\n'
+    return f"{process_id}.bpmn", xml.encode()
+
+
+def flows(*pairs: tuple[str, str]) -> str:
+    return "".join(f'<bpmn:sequenceFlow id="f-{a}-{b}" sourceRef="{a}" targetRef="{b}" />' for a, b in pairs)
+
+
+def job_task(tag: str, task_id: str, job_type: str, extra: str = "") -> str:
+    return (
+        f'<bpmn:{tag} id="{task_id}"><bpmn:extensionElements>'
+        f'<zeebe:taskDefinition type="{job_type}" />{extra}</bpmn:extensionElements></bpmn:{tag}>'
+    )
+
+
+@pytest.fixture(scope="module")
+def client(propolis_dev_module) -> PropolisClient:
+    with PropolisClient(propolis_dev_module.address) as client:
+        yield client
+
+
+def complete_all(client: PropolisClient, job_type: str, variables: dict | None = None) -> list:
+    jobs = client.activate_jobs(job_type, request_timeout_ms=5_000)
+    for job in jobs:
+        client.complete_job(job.key, variables)
+    return jobs
+
+
+def test_pass_through_tasks_and_a_script_task_complete_without_workers(client):
+    client.deploy(model(
+        "script-and-manual",
+        '<bpmn:startEvent id="start" /><bpmn:manualTask id="manual" /><bpmn:task id="plain" />'
+        '<bpmn:scriptTask id="script"><bpmn:extensionElements>'
+        '<zeebe:script expression="=sum(items) * 2" resultVariable="total" />'
+        "</bpmn:extensionElements></bpmn:scriptTask>"
+        '<bpmn:intermediateThrowEvent id="milestone" /><bpmn:endEvent id="end" />'
+        + flows(("start", "manual"), ("manual", "plain"), ("plain", "script"), ("script", "milestone"), ("milestone", "end")),
+    ))
+    result = client.create_instance_with_result("script-and-manual", {"items": [1, 2, 3]})
+    assert result.variables == {"items": [1, 2, 3], "total": 12}
+
+
+def test_a_script_with_an_unknown_function_is_refused_at_deploy_time_naming_element_and_attribute(client):
+    with pytest.raises(GatewayError) as refused:
+        client.deploy(model(
+            "unknown-function",
+            '<bpmn:startEvent id="start" /><bpmn:scriptTask id="calc"><bpmn:extensionElements>'
+            '<zeebe:script expression="=frobnicate(x)" resultVariable="y" />'
+            '</bpmn:extensionElements></bpmn:scriptTask><bpmn:endEvent id="end" />'
+            + flows(("start", "calc"), ("calc", "end")),
+        ))
+    assert refused.value.status == "INVALID_ARGUMENT"
+    assert "calc" in refused.value.message and "zeebe:script expression" in refused.value.message
+
+
+def test_user_task_is_a_job_with_zeebes_assignment_headers(client):
+    client.deploy(model(
+        "approve",
+        '<bpmn:startEvent id="start" /><bpmn:userTask id="review"><bpmn:extensionElements>'
+        '<zeebe:assignmentDefinition assignee="=owner" candidateGroups="managers, auditors" />'
+        '<zeebe:taskSchedule dueDate="2026-12-01T10:00:00Z" />'
+        '<zeebe:formDefinition formKey="camunda-forms:bpmn:review-form" />'
+        '</bpmn:extensionElements></bpmn:userTask><bpmn:endEvent id="end" />'
+        + flows(("start", "review"), ("review", "end")),
+    ))
+    instance = client.create_instance("approve", {"owner": "ada"})
+    [job] = client.activate_jobs("io.camunda.zeebe:userTask", request_timeout_ms=5_000)
+    assert job.process_instance_key == instance.key and job.element_id == "review"
+    headers = job.custom_headers
+    assert headers["io.camunda.zeebe:assignee"] == "ada"
+    assert json.loads(headers["io.camunda.zeebe:candidateGroups"]) == ["managers", "auditors"]
+    assert headers["io.camunda.zeebe:dueDate"] == "2026-12-01T10:00:00Z"
+    assert headers["io.camunda.zeebe:formKey"] == "camunda-forms:bpmn:review-form"
+    client.complete_job(job.key, {"approved": True})
+
+
+def test_send_business_rule_tasks_and_message_events_are_done_by_job_workers(client):
+    client.deploy(model(
+        "notify",
+        '<bpmn:startEvent id="start" />'
+        + job_task("sendTask", "send", "send-mail")
+        + job_task("businessRuleTask", "rate", "rate-risk")
+        + '<bpmn:intermediateThrowEvent id="tell"><bpmn:extensionElements><zeebe:taskDefinition type="publish" />'
+        '</bpmn:extensionElements><bpmn:messageEventDefinition id="m1" /></bpmn:intermediateThrowEvent>'
+        '<bpmn:endEvent id="end"><bpmn:extensionElements><zeebe:taskDefinition type="publish-end" />'
+        '</bpmn:extensionElements><bpmn:messageEventDefinition id="m2" /></bpmn:endEvent>'
+        + flows(("start", "send"), ("send", "rate"), ("rate", "tell"), ("tell", "end")),
+    ))
+    instance = client.create_instance("notify")
+    for job_type, element_id in (("send-mail", "send"), ("rate-risk", "rate"), ("publish", "tell"), ("publish-end", "end")):
+        [job] = complete_all(client, job_type, {"done": element_id})
+        assert (job.process_instance_key, job.element_id) == (instance.key, element_id)
+    # Nothing is left waiting: the instance completed with its end event's job.
+    assert client.activate_jobs("publish-end", request_timeout_ms=-1) == []
+
+
+def test_embedded_sub_process_runs_in_its_own_scope_and_continues_after_it(client):
+    client.deploy(model(
+        "with-sub",
+        '<bpmn:startEvent id="start" />'
+        '<bpmn:subProcess id="sub"><bpmn:extensionElements><zeebe:ioMapping>'
+        '<zeebe:input source="=order.id" target="orderId" /><zeebe:output source="=checked" target="result" />'
+        "</zeebe:ioMapping></bpmn:extensionElements>"
+        '<bpmn:startEvent id="sub-start" />' + job_task("serviceTask", "check", "check")
+        + '<bpmn:endEvent id="sub-end" />' + flows(("sub-start", "check"), ("check", "sub-end"))
+        + '</bpmn:subProcess>'
+        + job_task("serviceTask", "after", "after") + '<bpmn:endEvent id="end" />'
+        + flows(("start", "sub"), ("sub", "after"), ("after", "end")),
+    ))
+    instance = client.create_instance("with-sub", {"order": {"id": 42}})
+    [check] = client.activate_jobs("check", request_timeout_ms=5_000)
+    assert check.variables["orderId"] == 42 and check.process_instance_key == instance.key
+    client.complete_job(check.key, {"checked": "ok"})
+    [after] = client.activate_jobs("after", request_timeout_ms=5_000)
+    # The output mapping carried the result out; the sub-process's local orderId stayed inside,
+    # and the job's variable reached the process scope (no scope defined it), as in Zeebe.
+    assert after.variables == {"order": {"id": 42}, "checked": "ok", "result": "ok"}
+    client.complete_job(after.key)
+
+
+def test_terminate_end_event_ends_the_other_branches_of_its_scope(client):
+    client.deploy(model(
+        "race",
+        '<bpmn:startEvent id="start" /><bpmn:parallelGateway id="fork" />'
+        + job_task("serviceTask", "slow", "slow-path")
+        + '<bpmn:endEvent id="done"><bpmn:terminateEventDefinition id="t1" /></bpmn:endEvent>'
+        '<bpmn:endEvent id="slow-end" />'
+        '<bpmn:subProcess id="sub"><bpmn:startEvent id="s-start" /><bpmn:parallelGateway id="s-fork" />'
+        + job_task("serviceTask", "inner", "inner-wait")
+        + '<bpmn:endEvent id="s-stop"><bpmn:terminateEventDefinition id="t2" /></bpmn:endEvent>'
+        '<bpmn:endEvent id="s-end" />'
+        + flows(("s-start", "s-fork"), ("s-fork", "inner"), ("s-fork", "s-stop"), ("inner", "s-end"))
+        + '</bpmn:subProcess>'
+        + job_task("serviceTask", "after-sub", "after-sub")
+        + flows(("start", "fork"), ("fork", "slow"), ("fork", "sub"), ("slow", "slow-end"), ("sub", "after-sub"), ("after-sub", "done")),
+    ))
+    client.create_instance("race")
+    # Inside the sub-process the terminate end event ended 'inner' and the sub-process went on.
+    [after] = client.activate_jobs("after-sub", request_timeout_ms=5_000)
+    assert client.activate_jobs("inner-wait", request_timeout_ms=-1) == []
+    [slow] = client.activate_jobs("slow-path", request_timeout_ms=5_000)
+    client.complete_job(after.key)
+    # The process-level terminate end event cancelled the slow path's job.
+    with pytest.raises(GatewayError) as gone:
+        client.complete_job(slow.key)
+    assert gone.value.status == "NOT_FOUND"
+
+
+def test_flows_that_cross_a_sub_process_boundary_are_refused_with_where(client):
+    with pytest.raises(GatewayError) as refused:
+        client.deploy(model(
+            "crossing",
+            '<bpmn:startEvent id="start" /><bpmn:subProcess id="sub"><bpmn:startEvent id="s-start" />'
+            '<bpmn:endEvent id="s-end" />' + flows(("s-start", "s-end")) + '</bpmn:subProcess>'
+            '<bpmn:endEvent id="end" />' + flows(("start", "s-end"), ("sub", "end")),
+        ))
+    assert refused.value.status == "INVALID_ARGUMENT"
+    details = refused.value.message
+    assert "f-start-s-end" in details and "sub-process 'sub'" in details and "line" in details
