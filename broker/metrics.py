@@ -38,6 +38,13 @@ class BrokerMetrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
             registry=self.registry,
         )
+        self.command_latency = Histogram(
+            "propolis_command_latency_seconds",
+            "Time from a client's command reaching the partition to its batch being durable (waiting, processing, fsync)",
+            labels,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
         self.backpressure_rejections = Counter(
             "propolis_backpressure_rejected_commands", "Commands refused because the partition was over its in-flight limit", labels, registry=self.registry
         )
@@ -63,6 +70,11 @@ class BrokerMetrics:
             "propolis_exporter_acknowledged_position", "The last position the exporter acknowledged (-1: none)",
             exporter_labels, registry=self.registry,
         )
+
+    def observe_command_latencies(self, partition_id: int, latencies_s: list[float]) -> None:
+        histogram = self.command_latency.labels(str(partition_id))
+        for latency_s in latencies_s:
+            histogram.observe(latency_s)
 
     def observe_batch(self, partition_id: int, records: list[Record], commands: int, elapsed_s: float) -> None:
         label = str(partition_id)

@@ -80,6 +80,8 @@ class Partition:
         self._on_jobs_available = on_jobs_available
         self._queue: queue.SimpleQueue[Record] = queue.SimpleQueue()
         self._pending: dict[int, concurrent.futures.Future[Record]] = {}
+        # perf_counter() at which each waiting command arrived, for the command latency metric.
+        self._arrived: dict[int, float] = {}
         self._request_ids = itertools.count(1)
         self._scheduled: set[tuple[int, int, int]] = set()
         self._stopping = threading.Event()
@@ -144,6 +146,7 @@ class Partition:
             if not future.done():
                 future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} is shutting down"))
         self._pending.clear()
+        self._arrived.clear()
         self.store.close()
         self.log.close()
 
@@ -185,6 +188,7 @@ class Partition:
         command.request_id = request_id
         command.partition_id = self.partition_id
         self._pending[request_id] = future
+        self._arrived[request_id] = time.perf_counter()
         future.add_done_callback(lambda _f, rid=request_id: self._forget(rid))
         self._queue.put(command)
         return future
@@ -253,11 +257,17 @@ class Partition:
         except BaseException:
             txn.abort()
             raise
+        committed = time.perf_counter()
+        arrived = self._arrived
+        latencies = []
         for command in commands:
             if command.request_id < 0:
                 self._scheduled.discard((command.value_type, command.intent, command.key))
+            else:
+                latencies.append(committed - arrived.pop(command.request_id, committed))
         self.processed_records += len(records)
-        self.metrics.observe_batch(self.partition_id, records, len(commands), time.perf_counter() - started)
+        self.metrics.observe_batch(self.partition_id, records, len(commands), committed - started)
+        self.metrics.observe_command_latencies(self.partition_id, latencies)
         self._update_log_metrics()
         self._records_since_snapshot += len(records)
         for response in outputs.responses:

@@ -1,5 +1,5 @@
 """`propolis dev`'s one /metrics: the gateway's calls by RPC and status code next to the
-broker's partition metrics, and each configured exporter's progress."""
+broker's partition metrics (command latency), and each configured exporter's progress."""
 
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ def test_gateway_calls_and_exporter_progress_are_on_the_metrics_page(tmp_path: P
         assert sample(text, 'propolis_gateway_requests_total{code="NOT_FOUND",rpc="CreateProcessInstance"}') == 1
         assert sample(text, 'propolis_gateway_request_seconds_count{rpc="CreateProcessInstance"}') == 3
         assert sample(text, "propolis_gateway_requests_in_flight ") == 0
+        # Five client commands (two of them rejected), none scheduled by the broker itself.
+        assert sample(text, 'propolis_command_latency_seconds_count{partition="1"}') == 5
         labels = '{exporter="records-file",partition="1"}'
         assert sample(text, f"propolis_exporter_exported_records_total{labels}") == last
         assert sample(text, f"propolis_exporter_acknowledged_position{labels}") == last
