@@ -31,6 +31,7 @@ class ElementKind(StrEnum):
     TASK = "TASK"
     INTERMEDIATE_THROW_EVENT = "INTERMEDIATE_THROW_EVENT"
     SUB_PROCESS = "SUB_PROCESS"
+    BOUNDARY_EVENT = "BOUNDARY_EVENT"
 
 
 class Expression(Protocol):
@@ -76,6 +77,14 @@ class MessageDefinition:
 
 
 @dataclass(slots=True)
+class TimerDefinition:
+    """bpmn:timerEventDefinition: one of timeDuration, timeDate or timeCycle."""
+
+    kind: str  # "duration" | "date" | "cycle"
+    value: Expression
+
+
+@dataclass(slots=True)
 class SequenceFlow:
     id: str
     source_id: str
@@ -114,6 +123,13 @@ class Element:
     result_variable: str | None = None
     # user task (zeebe:assignmentDefinition, zeebe:taskSchedule): header name -> expression
     user_task_headers: dict[str, Expression] = field(default_factory=dict)
+    # timer catch and boundary events
+    timer: TimerDefinition | None = None
+    # boundary event: the activity it is attached to, and whether it interrupts it
+    attached_to: str | None = None
+    cancel_activity: bool = True
+    # activity: the ids of the boundary events attached to it, in file order
+    boundary_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

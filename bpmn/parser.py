@@ -26,7 +26,9 @@ from propolis.bpmn.model import (
     MessageDefinition,
     Process,
     SequenceFlow,
+    TimerDefinition,
 )
+from propolis.bpmn.timers import TimerValueError, parse_cycle, parse_date, parse_duration
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
@@ -49,7 +51,6 @@ NOT_YET = {
     "callActivity": "Start the other process from a job worker for now",
     "adHocSubProcess": "Flatten it into the process for now",
     "transaction": "Flatten it into the process for now",
-    "boundaryEvent": "Handle timeouts and errors in the job worker for now",
     "inclusiveGateway": "Use parallel and exclusive gateways",
     "eventBasedGateway": "Use a receive task or a message catch event",
     "complexGateway": "Use parallel and exclusive gateways",
@@ -375,12 +376,35 @@ class _ProcessReader:
                 target.incoming.append(flow.id)
         for element in elements.values():
             node = by_id[element.id]
+            if element.kind == ElementKind.BOUNDARY_EVENT:
+                self.check_boundary(node, element, elements)
             if element.kind == ElementKind.START_EVENT and element.incoming:
                 self.problem(node, f"a start event cannot have incoming sequence flows, but it has {_quoted(element.incoming)}", "Remove them or target another element")
             if element.kind == ElementKind.END_EVENT and element.outgoing:
                 self.problem(node, f"an end event cannot have outgoing sequence flows, but it has {_quoted(element.outgoing)}", "Remove them, or use another element type")
             if element.kind == ElementKind.EXCLUSIVE_GATEWAY:
                 self.check_exclusive(node, element, flows)
+
+    def check_boundary(self, node: etree._Element, element: Element, elements: dict[str, Element]) -> None:
+        target = elements.get(element.attached_to)
+        if element.incoming:
+            self.problem(node, f"a boundary event cannot have incoming sequence flows, but it has {_quoted(element.incoming)}", "Remove them")
+        if target is None:
+            if self.process_of.get(element.attached_to) is None:
+                close = difflib.get_close_matches(element.attached_to, list(elements), n=1)
+                self.problem(
+                    node,
+                    f"the boundary event is attached to '{element.attached_to}', but no element with that id exists",
+                    f"Did you mean '{close[0]}'?" if close else "Set attachedToRef to the id of a task or sub-process",
+                )
+            return
+        if target.kind not in _ACTIVITIES:
+            self.problem(node, f"the boundary event is attached to '{target.id}', a {target.kind.value.lower().replace('_', ' ')}", "Attach boundary events to tasks and sub-processes only")
+            return
+        if target.parent_id != element.parent_id:
+            self.problem(node, f"the boundary event is not in the same scope as '{target.id}'", "Place it on the border of that activity")
+            return
+        target.boundary_ids.append(element.id)
 
     def missing_reference(self, flow_id: str, end: str, ref: str, ids: list[str], process_id: str | None) -> tuple[str, str | None]:
         if not ref:
@@ -464,6 +488,13 @@ class _ProcessReader:
         if name is None or correlation_key is None:
             return None
         return MessageDefinition(id=message_ref, name=name, correlation_key=correlation_key)
+
+
+_ACTIVITIES = frozenset({
+    ElementKind.SERVICE_TASK, ElementKind.RECEIVE_TASK, ElementKind.USER_TASK, ElementKind.SCRIPT_TASK,
+    ElementKind.BUSINESS_RULE_TASK, ElementKind.SEND_TASK, ElementKind.MANUAL_TASK, ElementKind.TASK,
+    ElementKind.SUB_PROCESS,
+})
 
 
 def _quoted(ids: list[str]) -> str:
@@ -637,11 +668,64 @@ def _receive_task(reader: _ProcessReader, node: etree._Element, element: Element
 def _catch_event(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
     definitions = _event_definitions(node)
     kinds = [_kind_of(d) for d in definitions]
-    if kinds != ["message"]:
+    if kinds == ["timer"]:
+        element.event_type = "TIMER"
+        element.timer = _timer(reader, node, definitions[0])
+    elif kinds == ["message"]:
+        element.message = reader.message(node, definitions[0].get("messageRef"))
+    else:
         described = " and ".join(kinds) if kinds else "none"
-        reader.problem(node, f"{_a(described)} intermediate catch event is not supported yet", "Only message catch events are; use a receive task or a message catch event")
+        reader.problem(node, f"{_a(described)} intermediate catch event is not supported yet", "Use a message or timer catch event")
         return False
-    element.message = reader.message(node, definitions[0].get("messageRef"))
+    _io_mappings(reader, node, element)
+    return True
+
+
+_TIMER_PARSERS = {"duration": parse_duration, "date": parse_date, "cycle": parse_cycle}
+
+
+def _timer(reader: _ProcessReader, node: etree._Element, definition: etree._Element) -> TimerDefinition | None:
+    found = [(kind, child) for kind in ("duration", "date", "cycle") for child in definition if _is_bpmn(child) and _local(child) == "time" + kind.capitalize()]
+    if len(found) != 1:
+        reader.problem(
+            node,
+            "the timer has " + ("no timeDuration, timeDate or timeCycle" if not found else "more than one of timeDuration, timeDate and timeCycle"),
+            "Give it exactly one, such as <bpmn:timeDuration>PT10S</bpmn:timeDuration>",
+        )
+        return None
+    kind, child = found[0]
+    text = (child.text or "").strip()
+    what = f"the time{kind.capitalize()} of the timer"
+    expression = reader.expression(node, text, what)
+    if expression is None:
+        return None
+    if expression.is_static:
+        try:
+            _TIMER_PARSERS[kind](text)
+        except TimerValueError as error:
+            reader.problem(node, f"{what} is invalid: {error}", "Use an ISO 8601 value or a FEEL expression starting with '='")
+            return None
+    return TimerDefinition(kind=kind, value=expression)
+
+
+def _boundary_event(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    attached = (node.get("attachedToRef") or "").strip()
+    if not attached:
+        reader.problem(node, "the boundary event has no attachedToRef", "Attach it to a task or sub-process")
+        return False
+    element.attached_to = attached
+    element.cancel_activity = (node.get("cancelActivity") or "true").strip().lower() != "false"
+    definitions = _event_definitions(node)
+    kinds = [_kind_of(d) for d in definitions]
+    if kinds == ["timer"]:
+        element.event_type = "TIMER"
+        element.timer = _timer(reader, node, definitions[0])
+        if element.timer is not None and element.timer.kind == "cycle" and element.cancel_activity:
+            reader.problem(node, "an interrupting timer boundary event cannot have a timeCycle", "Make it non-interrupting (cancelActivity=\"false\") or use a timeDuration")
+    else:
+        described = " and ".join(kinds) if kinds else "none"
+        reader.problem(node, f"{_a(described)} boundary event is not supported yet", "Use a timer boundary event")
+        return False
     _io_mappings(reader, node, element)
     return True
 
@@ -748,6 +832,7 @@ FLOW_NODES: dict[str, tuple[ElementKind, ReadFn]] = {
     "task": (ElementKind.TASK, _pass_through_task),
     "intermediateThrowEvent": (ElementKind.INTERMEDIATE_THROW_EVENT, _throw_event),
     "subProcess": (ElementKind.SUB_PROCESS, _sub_process),
+    "boundaryEvent": (ElementKind.BOUNDARY_EVENT, _boundary_event),
     "startEvent": (ElementKind.START_EVENT, _start_event),
     "endEvent": (ElementKind.END_EVENT, _end_event),
     "serviceTask": (ElementKind.SERVICE_TASK, _service_task),

@@ -46,7 +46,7 @@ from propolis.broker.state.store import Store
 from propolis.log.replicator import LocalReplicator
 from propolis.log.segmented_log import Log
 
-from propolis.records import JobIntent, MessageIntent, Record, RecordType, ValueType
+from propolis.records import JobIntent, MessageIntent, Record, RecordType, TimerIntent, ValueType
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ class Partition:
         self.metrics.last_position.labels(label).set(self.log.last_position)
 
     def _due_commands(self) -> list[Record]:
-        """Commands for work that has come due: job time-outs and back-offs, message TTLs."""
+        """Commands for work that has come due: job time-outs and back-offs, message TTLs, timers."""
         now_ms = int(time.time() * 1000)
         due: list[Record] = []
         with self.store.env.begin() as txn:
@@ -296,6 +296,7 @@ class Partition:
                 (self.state.jobs.deadlines_before(now_ms), ValueType.JOB, JobIntent.TIME_OUT),
                 (self.state.jobs.backoffs_before(now_ms), ValueType.JOB, JobIntent.RECUR_AFTER_BACKOFF),
                 (self.state.messages.deadlines_before(now_ms), ValueType.MESSAGE, MessageIntent.EXPIRE),
+                (self.state.timers.due_before(now_ms), ValueType.TIMER, TimerIntent.TRIGGER),
             )
             for items, value_type, intent in sources:
                 for _, key in itertools.islice(items, self.config.batch_commands_max):

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from propolis.broker.appliers import incident, job, message, process, process_instance, variable
+from propolis.broker.appliers import (
+    incident,
+    job,
+    message,
+    process,
+    process_instance,
+    timer,
+    variable,
+)
 from propolis.broker.state import State
 
 from propolis.records import Record
@@ -17,7 +25,7 @@ from propolis.records import Record
 Applier = Callable[[State, Record], None]
 
 APPLIERS: dict[tuple[int, int], Applier] = {}
-for _module in (process, process_instance, job, variable, incident, message):
+for _module in (process, process_instance, job, variable, incident, message, timer):
     APPLIERS.update(_module.APPLIERS)
 
 

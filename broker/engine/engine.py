@@ -22,6 +22,7 @@ from propolis.broker.processing import (
     message,
     process_instance,
     process_instance_creation,
+    timers,
     variable_document,
 )
 from propolis.broker.processing.services import Services
@@ -37,6 +38,7 @@ from propolis.records import (
     ProcessInstanceIntent,
     Record,
     RejectionType,
+    TimerIntent,
     ValueType,
     VariableDocumentIntent,
     intent_name,
@@ -64,6 +66,7 @@ PROCESSORS: dict[tuple[int, int], Processor] = {
     (ValueType.INCIDENT, IncidentIntent.RESOLVE): incident.resolve_incident,
     (ValueType.MESSAGE, MessageIntent.PUBLISH): message.publish_message,
     (ValueType.MESSAGE, MessageIntent.EXPIRE): message.expire_message,
+    (ValueType.TIMER, TimerIntent.TRIGGER): timers.trigger_timer,
 }
 
 

@@ -86,9 +86,28 @@ class BpmnBehavior:
         }
 
     def transition(self, instance: dict[str, Any], intent: PI) -> Record:
+        element = None
+        if intent in _SUBSCRIBING_INTENTS and instance["bpmnElementType"] != ElementKind.PROCESS:
+            _, element = self.model(instance)
+            # A boundary event's timer belongs to its activity, not to the event's own instance.
+            if not ((element.timer and element.kind != ElementKind.BOUNDARY_EVENT) or element.boundary_ids):
+                element = None
+        if element is not None and intent == PI.ELEMENT_ACTIVATED:
+            from propolis.broker.processing import timers
+
+            # Evaluated before anything is written: a bad timer expression is an incident.
+            planned = timers.planned_timers(self, instance, element)
         value = {k: instance[k] for k in _PI_VALUE_FIELDS}
         record = self.ctx.event(ValueType.PROCESS_INSTANCE, intent, instance["key"], value, instance["tenantId"])
         instance["state"] = intent.name.removeprefix("ELEMENT_")
+        if element is not None:
+            from propolis.broker.processing import timers
+
+            if intent == PI.ELEMENT_ACTIVATED:
+                for target_id, due_ms, repetitions in planned:
+                    timers.create_timer(self, instance, target_id, due_ms, repetitions)
+            else:
+                timers.cancel_timers(self, instance)
         return record
 
     def activate(self, scope: dict[str, Any], element: Element, taken_flow_ids: list[str]) -> None:
@@ -366,6 +385,9 @@ class BpmnBehavior:
             "tenantId": scope["tenantId"],
         }
 
+
+# Entering opens an element's event subscriptions (timers, boundary events); leaving closes them.
+_SUBSCRIBING_INTENTS = frozenset({PI.ELEMENT_ACTIVATED, PI.ELEMENT_COMPLETING, PI.ELEMENT_TERMINATING})
 
 _PI_VALUE_FIELDS = (
     "bpmnProcessId",

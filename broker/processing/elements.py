@@ -168,6 +168,22 @@ class SubProcessBehavior(ElementBehavior):
         bpmn.activate(instance, process.elements[element.start_event_id], [])
 
 
+class WaitBehavior(ElementBehavior):
+    """A timer catch event: it waits; its timer (opened on ELEMENT_ACTIVATED) completes it."""
+
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        bpmn.apply_input_mappings(instance, element)
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+
+
+class CatchEventBehavior(ElementBehavior):
+    """Intermediate catch events: timer or message."""
+
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        behavior = WAIT if element.timer is not None else MESSAGE_CATCH
+        behavior.activate(bpmn, instance, element)
+
+
 class MessageCatchBehavior(ElementBehavior):
     """Intermediate message catch event and receive task: wait for a correlated message."""
 
@@ -273,6 +289,9 @@ class ParallelGatewayBehavior(ElementBehavior):
         bpmn.complete(instance)
 
 
+WAIT = WaitBehavior()
+MESSAGE_CATCH = MessageCatchBehavior()
+
 ELEMENTS: dict[ElementKind, ElementBehavior] = {
     ElementKind.PROCESS: ProcessBehavior(),
     ElementKind.START_EVENT: PassThroughBehavior(),
@@ -287,7 +306,8 @@ ELEMENTS: dict[ElementKind, ElementBehavior] = {
     ElementKind.TASK: PassThroughBehavior(),
     ElementKind.SUB_PROCESS: SubProcessBehavior(),
     ElementKind.RECEIVE_TASK: MessageCatchBehavior(),
-    ElementKind.INTERMEDIATE_CATCH_EVENT: MessageCatchBehavior(),
+    ElementKind.INTERMEDIATE_CATCH_EVENT: CatchEventBehavior(),
+    ElementKind.BOUNDARY_EVENT: PassThroughBehavior(),
     ElementKind.EXCLUSIVE_GATEWAY: ExclusiveGatewayBehavior(),
     ElementKind.PARALLEL_GATEWAY: ParallelGatewayBehavior(),
 }

@@ -35,6 +35,9 @@ DB_NAMES = (
     "message_deadlines",
     "message_correlated",
     "subscriptions",
+    "timers",
+    "timer_due",
+    "timer_by_instance",
     "exporters",
 )
 

@@ -135,3 +135,24 @@ def sub_process(process_id: str = "sub-process") -> bytes:
         + flow("f1", "start", "fork") + flow("f2", "fork", "sub") + flow("f3", "fork", "cut")
         + flow("f4", "sub", "join") + flow("f5", "cut", "join") + flow("f6", "join", "end"),
     )
+
+
+def timers(process_id: str = "timers", wait: str = "PT0.2S", remind: str = "R2/PT0.1S") -> bytes:
+    """A timer catch event, then a task with an interrupting and a repeating non-interrupting
+    timer boundary event."""
+    return _process(
+        process_id,
+        '<bpmn:startEvent id="start" />'
+        f'<bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition><bpmn:timeDuration>{wait}</bpmn:timeDuration>'
+        "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+        + service_task("task", "timed-work")
+        + '<bpmn:boundaryEvent id="deadline" attachedToRef="task"><bpmn:timerEventDefinition>'
+        "<bpmn:timeDuration>=deadline</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>"
+        '<bpmn:boundaryEvent id="remind" attachedToRef="task" cancelActivity="false"><bpmn:timerEventDefinition>'
+        f"<bpmn:timeCycle>{remind}</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:boundaryEvent>"
+        + service_task("reminder", "remind") + service_task("late", "late")
+        + '<bpmn:endEvent id="end" /><bpmn:endEvent id="reminded" /><bpmn:endEvent id="too-late" />'
+        + flow("f1", "start", "wait") + flow("f2", "wait", "task") + flow("f3", "task", "end")
+        + flow("f4", "remind", "reminder") + flow("f5", "reminder", "reminded")
+        + flow("f6", "deadline", "late") + flow("f7", "late", "too-late"),
+    )

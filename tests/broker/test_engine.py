@@ -275,3 +275,59 @@ def test_sub_processes_complete_and_a_terminate_end_event_cuts_only_its_own_scop
     assert completed_instances(broker, "sub-process") == [created.value["processInstanceKey"]]
     ended = [r for r in broker.records() if r["intent"] in ("ELEMENT_COMPLETED", "ELEMENT_TERMINATED")]
     assert [r["value"]["elementId"] for r in ended if r["intent"] == "ELEMENT_TERMINATED"] == ["never"]
+
+
+def wait_for_jobs(broker: BrokerHarness, job_type: str, count: int, timeout_s: float = 10) -> list:
+    found: list = []
+    deadline = time.monotonic() + timeout_s
+    while len(found) < count and time.monotonic() < deadline:
+        found += broker.activate(job_type)
+        time.sleep(0.05)
+    return found
+
+
+def test_timers_fire_and_boundary_timers_interrupt_or_repeat(broker):
+    broker.deploy(("timers.bpmn", models.timers()))
+    created = broker.create("timers", {"deadline": "PT1.5S"})
+    [(job_key, _)] = wait_for_jobs(broker, "timed-work", 1)
+    # The repeating non-interrupting timer fired twice, and the task is still there.
+    reminders = wait_for_jobs(broker, "remind", 2)
+    assert len(reminders) == 2
+    [(late_key, _)] = wait_for_jobs(broker, "late", 1)
+    # The interrupting deadline ended the task: its job is gone.
+    assert broker.complete(job_key).rejection_type == RejectionType.NOT_FOUND
+    for key, _ in reminders + [(late_key, None)]:
+        broker.complete(key)
+    assert completed_instances(broker, "timers") == [created.value["processInstanceKey"]]
+    timer_intents = [r["intent"] for r in broker.records() if r["valueType"] == "TIMER" and r["recordType"] == "EVENT"]
+    assert timer_intents.count("CREATED") == 4 and timer_intents.count("TRIGGERED") == 4
+
+
+def test_a_completed_task_cancels_its_boundary_timers(broker):
+    broker.deploy(("timers.bpmn", models.timers(remind="R/PT10S")))
+    broker.create("timers", {"deadline": "PT10S"})
+    [(job_key, _)] = wait_for_jobs(broker, "timed-work", 1)
+    broker.complete(job_key)
+    canceled = [r for r in broker.records() if r["valueType"] == "TIMER" and r["intent"] == "CANCELED"]
+    assert sorted(r["value"]["targetElementId"] for r in canceled) == ["deadline", "remind"]
+    assert broker.broker.partition(1).state is not None
+
+
+def test_a_timer_due_while_the_broker_was_down_fires_after_the_restart(broker):
+    broker.deploy(("timers.bpmn", models.timers(wait="PT0.5S")))
+    broker.create("timers", {"deadline": "PT10S"})
+    broker.broker.close()
+    time.sleep(0.7)
+    broker.restart()
+    assert len(wait_for_jobs(broker, "timed-work", 1)) == 1
+
+
+def test_a_timer_expression_that_is_not_a_duration_raises_an_incident(broker):
+    broker.deploy(("timers.bpmn", models.timers()))
+    broker.create("timers", {"deadline": "soon"})
+    deadline = time.monotonic() + 10
+    while not incidents(broker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [incident] = incidents(broker)
+    assert incident["value"]["elementId"] == "task"
+    assert "timeDuration of element 'deadline'" in incident["value"]["errorMessage"] and "'soon'" in incident["value"]["errorMessage"]

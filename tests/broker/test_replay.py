@@ -3,6 +3,8 @@ exactly the state on disk."""
 
 from __future__ import annotations
 
+import time
+
 from propolis.broker.recovery import compare_states, rebuild_from_snapshot_and_log
 from propolis.broker.state.store import Store
 
@@ -13,9 +15,10 @@ from tests.broker.harness import BrokerHarness
 
 def run_mixed_workload(broker: BrokerHarness, instances: int) -> None:
     broker.deploy(("one.bpmn", models.one_task()), ("par.bpmn", models.parallel()), ("msg.bpmn", models.message_catch()),
-                  ("sub.bpmn", models.sub_process()))
+                  ("sub.bpmn", models.sub_process()), ("timers.bpmn", models.timers(wait="PT0S", remind="R/PT0.05S")))
     for n in range(instances):
         broker.create("sub-process", {"n": n})
+        broker.create("timers", {"deadline": "PT0.2S" if n % 2 else "PT30S"})
         broker.create("one-task", {"n": n, "nested": {"list": [1, 2, n]}})
         broker.create("parallel")
         broker.create("message-catch", {"orderId": f"o-{n}"})
@@ -30,6 +33,9 @@ def run_mixed_workload(broker: BrokerHarness, instances: int) -> None:
         broker.complete(job_key, {"fromSub": True})
     for n in range(0, instances, 2):
         broker.execute(ValueType.MESSAGE, MessageIntent.PUBLISH, {"name": "payment-received", "correlationKey": f"o-{n}", "timeToLive": 60_000})
+    time.sleep(0.3)  # timers fire: catch events, interrupting and repeating boundary events
+    for job_key, _ in broker.activate("timed-work", max_jobs=instances)[::3]:
+        broker.complete(job_key)
     created = broker.create("one-task")
     broker.execute(ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.CANCEL, key=created.value["processInstanceKey"])
 

@@ -178,3 +178,38 @@ def test_flows_that_cross_a_sub_process_boundary_are_refused_with_where(client):
     assert refused.value.status == "INVALID_ARGUMENT"
     details = refused.value.message
     assert "f-start-s-end" in details and "sub-process 'sub'" in details and "line" in details
+
+
+def test_timer_catch_and_an_interrupting_timer_boundary_event_through_the_gateway(client):
+    client.deploy(model(
+        "escalation-by-timer",
+        '<bpmn:startEvent id="start" />'
+        '<bpmn:intermediateCatchEvent id="cool-off"><bpmn:timerEventDefinition><bpmn:timeDuration>=pause</bpmn:timeDuration>'
+        "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+        + job_task("serviceTask", "answer", "answer-ticket")
+        + '<bpmn:boundaryEvent id="too-slow" attachedToRef="answer"><bpmn:timerEventDefinition>'
+        "<bpmn:timeDuration>PT0.3S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>"
+        + job_task("serviceTask", "escalate", "escalate-ticket")
+        + '<bpmn:endEvent id="answered" /><bpmn:endEvent id="escalated" />'
+        + flows(("start", "cool-off"), ("cool-off", "answer"), ("answer", "answered"), ("too-slow", "escalate"), ("escalate", "escalated")),
+    ))
+    instance = client.create_instance("escalation-by-timer", {"pause": "PT0.2S"})
+    [answer] = client.activate_jobs("answer-ticket", request_timeout_ms=10_000)
+    [escalate] = client.activate_jobs("escalate-ticket", request_timeout_ms=10_000)
+    assert escalate.process_instance_key == instance.key
+    with pytest.raises(GatewayError) as gone:
+        client.complete_job(answer.key)
+    assert gone.value.status == "NOT_FOUND"
+    client.complete_job(escalate.key)
+
+
+def test_an_invalid_static_timer_is_refused_at_deploy_time_naming_the_element(client):
+    with pytest.raises(GatewayError) as refused:
+        client.deploy(model(
+            "bad-timer",
+            '<bpmn:startEvent id="start" /><bpmn:intermediateCatchEvent id="nap"><bpmn:timerEventDefinition>'
+            "<bpmn:timeDuration>10 seconds</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+            '<bpmn:endEvent id="end" />' + flows(("start", "nap"), ("nap", "end")),
+        ))
+    assert refused.value.status == "INVALID_ARGUMENT"
+    assert "'nap'" in refused.value.message and "timeDuration" in refused.value.message and "'10 seconds'" in refused.value.message
