@@ -406,13 +406,13 @@ def test_rejects_a_message_ref_that_names_no_message():
     assert problem.element_id == "wait-shipment" and "Did you mean 'Message_Shipment'?" in problem.message
 
 
-def test_rejects_a_timer_catch_event():
+def test_rejects_a_timer_catch_event_without_a_time():
     content = process_xml(
         '<bpmn:startEvent id="start" />\n<bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition />'
         "</bpmn:intermediateCatchEvent>"
     )
     [problem] = problems_of(content)
-    assert problem.element_id == "wait" and "timer intermediate catch event is not supported yet" in problem.message
+    assert problem.element_id == "wait" and "the timer has no timeDuration, timeDate or timeCycle" in problem.message
 
 
 def test_rejects_multi_instance_and_execution_listeners_rather_than_running_the_task_once():
