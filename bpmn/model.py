@@ -128,6 +128,10 @@ class Element:
     # boundary event: the activity it is attached to, and whether it interrupts it
     attached_to: str | None = None
     cancel_activity: bool = True
+    # error boundary event: the code it catches (None: every error); error end event: the
+    # code it throws (an expression) and optional errorMessage
+    error_code: Expression | None = None
+    catches_all_errors: bool = False
     # activity: the ids of the boundary events attached to it, in file order
     boundary_ids: list[str] = field(default_factory=list)
 

@@ -165,6 +165,7 @@ class _ProcessReader:
         self.root = root
         self.problems = problems
         self.message_nodes = {m.get("id"): m for m in root.iter(f"{B}message")}
+        self.error_nodes = {e.get("id"): e for e in root.iter(f"{B}error")}
         # A message is read (and its problems reported) once, however many elements use it.
         self.messages: dict[str, MessageDefinition | None] = {}
         # Flows whose condition was written but is wrong: reported once, not also as missing.
@@ -438,6 +439,31 @@ class _ProcessReader:
                         "add a conditionExpression such as '=amount > 100', or make it the default flow",
                     )
 
+    # -- errors -----------------------------------------------------------------------------
+    def error_code(self, node: etree._Element, definition: etree._Element, catching: bool) -> tuple[Expression | None, bool]:
+        """The code of an errorEventDefinition: (expression, catches every error)."""
+        ref = (definition.get("errorRef") or "").strip()
+        if not ref:
+            if catching:
+                return None, True  # no errorRef: catch-all, as in Zeebe
+            self.problem(node, "the error end event has no errorRef", "Set errorRef to a bpmn:error with an errorCode")
+            return None, False
+        error = self.error_nodes.get(ref)
+        if error is None:
+            close = difflib.get_close_matches(ref, [e for e in self.error_nodes if e], n=1)
+            self.problem(node, f"the errorRef '{ref}' names no bpmn:error in this file", f"Did you mean '{close[0]}'?" if close else "Add a bpmn:error with that id and an errorCode")
+            return None, False
+        code = error.get("errorCode")
+        if code is None or not code.strip():
+            if catching:
+                return None, True
+            self.problem(error, f"the error '{ref}' has no errorCode, but element '{node.get('id')}' throws it", "Give it an errorCode")
+            return None, False
+        if catching and code.strip().startswith("="):
+            self.problem(error, f"the errorCode of error '{ref}' is an expression, but boundary event '{node.get('id')}' catches it", "A caught error code must be a static value")
+            return None, False
+        return self.expression(error, code, f"the errorCode of error '{ref}'"), False
+
     # -- messages ---------------------------------------------------------------------------
     def message(self, node: etree._Element, message_ref: str | None) -> MessageDefinition | None:
         message_ref = (message_ref or "").strip()
@@ -584,10 +610,13 @@ def _end_event(reader: _ProcessReader, node: etree._Element, element: Element) -
     kinds = [_kind_of(d) for d in definitions]
     if kinds == ["terminate"]:
         element.event_type = "TERMINATE"
+    elif kinds == ["error"]:
+        element.event_type = "ERROR"
+        element.error_code, _ = reader.error_code(node, definitions[0], catching=False)
     elif kinds == ["message"]:
         return _message_throw(reader, node, element, "message end event")
     elif kinds:
-        reader.problem(node, f"{_a(_kind_of(definitions[0]))} end event is not supported yet", "Use a none, terminate or message end event")
+        reader.problem(node, f"{_a(_kind_of(definitions[0]))} end event is not supported yet", "Use a none, terminate, error or message end event")
         return False
     _io_mappings(reader, node, element)
     return True
@@ -722,9 +751,14 @@ def _boundary_event(reader: _ProcessReader, node: etree._Element, element: Eleme
         element.timer = _timer(reader, node, definitions[0])
         if element.timer is not None and element.timer.kind == "cycle" and element.cancel_activity:
             reader.problem(node, "an interrupting timer boundary event cannot have a timeCycle", "Make it non-interrupting (cancelActivity=\"false\") or use a timeDuration")
+    elif kinds == ["error"]:
+        element.event_type = "ERROR"
+        element.error_code, element.catches_all_errors = reader.error_code(node, definitions[0], catching=True)
+        if not element.cancel_activity:
+            reader.problem(node, "an error boundary event cannot be non-interrupting", "Remove cancelActivity=\"false\": an error always interrupts the activity")
     else:
         described = " and ".join(kinds) if kinds else "none"
-        reader.problem(node, f"{_a(described)} boundary event is not supported yet", "Use a timer boundary event")
+        reader.problem(node, f"{_a(described)} boundary event is not supported yet", "Use a timer or error boundary event")
         return False
     _io_mappings(reader, node, element)
     return True

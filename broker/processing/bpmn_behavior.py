@@ -53,6 +53,9 @@ class BpmnBehavior:
         self.processes = processes
         self.elements = ELEMENTS
         self._work: deque[Callable[[], None]] = deque()
+        # Set while a catch event is entered: (its local variables, variables to merge on
+        # completion), e.g. errorCode/errorMessage and the variables sent with ThrowError.
+        self.catch_payload: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     # -- running -------------------------------------------------------------------------
     def run(self) -> None:
@@ -292,6 +295,11 @@ class BpmnBehavior:
             self.on_activate(instance)
         elif incident["step"] == "complete" and instance["state"] == "COMPLETING":
             self.finish_completing(instance)
+        elif incident["step"] == "error" and instance["state"] == "ACTIVATED":
+            from propolis.broker.processing.elements import throw_error_end_event
+
+            _, element = self.model(instance)
+            throw_error_end_event(self, instance, element)
 
     # -- variables -----------------------------------------------------------------------
     def scope_chain(self, scope_key: int) -> list[int]:

@@ -47,6 +47,20 @@ class PassThroughBehavior(ElementBehavior):
         bpmn.complete(instance)
 
 
+class BoundaryEventBehavior(ElementBehavior):
+    """Entered when its trigger fired (the activity was already terminated if it interrupts):
+    a caught error's code and message are its local variables, for its output mappings."""
+
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        local, merged = bpmn.catch_payload or ({}, {})
+        bpmn.catch_payload = None
+        if local:
+            bpmn.set_local_variables(instance, local)
+        bpmn.apply_input_mappings(instance, element)
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+        bpmn.complete(instance, merged or None)
+
+
 class ServiceTaskBehavior(ElementBehavior):
     """Every job-based element: service, send, business rule, job-based script and user
     tasks, message throw and end events."""
@@ -155,6 +169,9 @@ class JobOrPassThroughBehavior(ServiceTaskBehavior):
         bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
         if element.event_type == "TERMINATE":
             bpmn.terminate_siblings_and_complete_scope(instance)
+        elif element.event_type == "ERROR":
+            throw_error_end_event(bpmn, instance, element)
+            return
         bpmn.complete(instance)
 
 
@@ -229,6 +246,20 @@ class MessageCatchBehavior(ElementBehavior):
                 continue
             correlate(bpmn, subscription, message_key, stored.get("variables") or {})
             return
+
+
+def throw_error_end_event(bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+    from propolis.broker.processing import errors
+
+    code = bpmn.evaluate(element.error_code, bpmn.variables_for(instance["key"]), f"error code of element '{element.id}'")
+    if not isinstance(code, str) or not code:
+        raise ExpressionFailure(
+            "EXTRACT_VALUE_ERROR",
+            f"Expected the error code of element '{element.id}' ({element.error_code.source}) to be a non-empty string, but it was {code!r}",
+        )
+    scope = bpmn.state.element_instances.get(instance["flowScopeKey"])
+    if not errors.throw(bpmn, scope, code, ""):
+        bpmn.raise_incident(instance, "UNHANDLED_ERROR_EVENT", errors.unhandled_message(code, ""), step="error")
 
 
 def correlate(bpmn: BpmnBehavior, subscription: dict[str, Any], message_key: int, variables: dict[str, Any]) -> None:
@@ -307,7 +338,7 @@ ELEMENTS: dict[ElementKind, ElementBehavior] = {
     ElementKind.SUB_PROCESS: SubProcessBehavior(),
     ElementKind.RECEIVE_TASK: MessageCatchBehavior(),
     ElementKind.INTERMEDIATE_CATCH_EVENT: CatchEventBehavior(),
-    ElementKind.BOUNDARY_EVENT: PassThroughBehavior(),
+    ElementKind.BOUNDARY_EVENT: BoundaryEventBehavior(),
     ElementKind.EXCLUSIVE_GATEWAY: ExclusiveGatewayBehavior(),
     ElementKind.PARALLEL_GATEWAY: ParallelGatewayBehavior(),
 }

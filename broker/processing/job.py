@@ -7,6 +7,7 @@ from typing import Any
 
 from propolis.broker.engine.context import ProcessingContext
 from propolis.broker.engine.rejections import RejectionError, expected
+from propolis.broker.processing import errors
 from propolis.broker.processing.bpmn_behavior import BpmnBehavior
 from propolis.broker.processing.services import Services
 
@@ -83,16 +84,14 @@ def throw_error(ctx: ProcessingContext, services: Services) -> None:
     record = ctx.event(ValueType.JOB, JobIntent.ERROR_THROWN, ctx.command.key, dict(job, errorCode=code, errorMessage=message, variables={}), job["tenantId"])
     ctx.respond(record)
     instance = ctx.state.element_instances.get(job["elementInstanceKey"])
-    if instance is not None:
-        # No boundary or event sub-process can catch errors yet (BPMN coverage issue).
-        BpmnBehavior(ctx, services.processes).raise_incident(
-            instance,
-            "UNHANDLED_ERROR_EVENT",
-            f"Expected to throw an error event with the code '{code}' with message '{message}', but it was not caught. "
-            "No error events are available in the scope.",
-            step="job",
-            job_key=ctx.command.key,
-        )
+    if instance is None:
+        return
+    bpmn = BpmnBehavior(ctx, services.processes)
+    variables = value.get("variables") or {}
+    if errors.throw(bpmn, instance, code, message, variables if isinstance(variables, dict) else {}):
+        bpmn.run()
+        return
+    bpmn.raise_incident(instance, "UNHANDLED_ERROR_EVENT", errors.unhandled_message(code, message), step="job", job_key=ctx.command.key)
 
 
 def update_retries(ctx: ProcessingContext, services: Services) -> None:

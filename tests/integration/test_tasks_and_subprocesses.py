@@ -213,3 +213,75 @@ def test_an_invalid_static_timer_is_refused_at_deploy_time_naming_the_element(cl
         ))
     assert refused.value.status == "INVALID_ARGUMENT"
     assert "'nap'" in refused.value.message and "timeDuration" in refused.value.message and "'10 seconds'" in refused.value.message
+
+
+ERRORS = (
+    '<bpmn:error id="err-card" name="Card declined" errorCode="CARD_DECLINED" />'
+    '<bpmn:error id="err-stock" name="Out of stock" errorCode="OUT_OF_STOCK" />'
+)
+
+
+def error_boundary(boundary_id: str, attached_to: str, error_ref: str | None, io: str = "") -> str:
+    ref = f' errorRef="{error_ref}"' if error_ref else ""
+    ext = f"<bpmn:extensionElements>{io}</bpmn:extensionElements>" if io else ""
+    return f'<bpmn:boundaryEvent id="{boundary_id}" attachedToRef="{attached_to}">{ext}<bpmn:errorEventDefinition{ref} /></bpmn:boundaryEvent>'
+
+
+@pytest.fixture(scope="module")
+def error_model(client):
+    client.deploy(model(
+        "payment",
+        '<bpmn:startEvent id="start" />'
+        '<bpmn:subProcess id="checkout"><bpmn:startEvent id="c-start" />'
+        + job_task("serviceTask", "charge", "charge-card")
+        + error_boundary("declined", "charge", "err-card", '<zeebe:ioMapping><zeebe:output source="=errorMessage" target="reason" /></zeebe:ioMapping>')
+        + job_task("serviceTask", "ask-again", "ask-for-card")
+        + '<bpmn:exclusiveGateway id="stock-gw" default="to-ok" />'
+        '<bpmn:endEvent id="no-stock"><bpmn:errorEventDefinition errorRef="err-stock" /></bpmn:endEvent>'
+        '<bpmn:endEvent id="c-end" /><bpmn:endEvent id="c-asked" />'
+        + flows(("c-start", "charge"), ("charge", "stock-gw"), ("declined", "ask-again"), ("ask-again", "c-asked"))
+        + '<bpmn:sequenceFlow id="to-no-stock" sourceRef="stock-gw" targetRef="no-stock">'
+        '<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">=stock = 0</bpmn:conditionExpression></bpmn:sequenceFlow>'
+        '<bpmn:sequenceFlow id="to-ok" sourceRef="stock-gw" targetRef="c-end" />'
+        "</bpmn:subProcess>"
+        + error_boundary("any-error", "checkout", None)
+        + job_task("serviceTask", "refund", "refund")
+        + '<bpmn:endEvent id="end" /><bpmn:endEvent id="refunded" />'
+        + flows(("start", "checkout"), ("checkout", "end"), ("any-error", "refund"), ("refund", "refunded")),
+        ERRORS,
+    ))
+
+
+def test_a_job_error_is_caught_by_the_matching_boundary_event_with_its_message(client, error_model):
+    instance = client.create_instance("payment", {"stock": 1})
+    [charge] = client.activate_jobs("charge-card", request_timeout_ms=5_000)
+    client.throw_error(charge.key, "CARD_DECLINED", "insufficient funds")
+    [ask] = client.activate_jobs("ask-for-card", request_timeout_ms=5_000)
+    assert ask.process_instance_key == instance.key
+    assert ask.variables["reason"] == "insufficient funds"
+    client.complete_job(ask.key)
+
+
+def test_an_error_end_event_and_an_unmatched_code_reach_the_catch_all_on_the_sub_process(client, error_model):
+    client.create_instance("payment", {"stock": 0})
+    [charge] = client.activate_jobs("charge-card", request_timeout_ms=5_000)
+    client.complete_job(charge.key)  # the gateway then takes the error end event OUT_OF_STOCK
+    [refund] = client.activate_jobs("refund", request_timeout_ms=5_000)
+    client.complete_job(refund.key)
+    client.create_instance("payment", {"stock": 1})
+    [charge] = client.activate_jobs("charge-card", request_timeout_ms=5_000)
+    client.throw_error(charge.key, "TIMEOUT", "the bank did not answer")
+    [refund] = client.activate_jobs("refund", request_timeout_ms=5_000)
+    assert refund.variables["stock"] == 1
+    client.complete_job(refund.key)
+
+
+def test_an_error_nobody_catches_raises_an_incident(client):
+    client.deploy(model("uncaught", '<bpmn:startEvent id="start" />' + job_task("serviceTask", "work", "uncaught-work") + '<bpmn:endEvent id="end" />' + flows(("start", "work"), ("work", "end"))))
+    client.create_instance("uncaught")
+    [job] = client.activate_jobs("uncaught-work", request_timeout_ms=5_000)
+    client.throw_error(job.key, "NOPE", "no handler")
+    # The job is kept for the incident: completing it now is refused as Zeebe does.
+    with pytest.raises(GatewayError) as refused:
+        client.complete_job(job.key)
+    assert refused.value.status == "FAILED_PRECONDITION"
