@@ -44,6 +44,8 @@ IGNORED = {
     "dataOutputAssociation", "property", "ioSpecification", "ioBinding", "auditing", "monitoring",
     "supports", "correlationSubscription", "resourceRole", "performer", "humanPerformer",
     "potentialOwner",
+    # children of a sub-process that belong to the sub-process itself, not to its scope
+    "incoming", "outgoing", "multiInstanceLoopCharacteristics", "standardLoopCharacteristics",
 }
 
 # Flow nodes that Zeebe runs but propolis does not yet, with what to do meanwhile.
@@ -789,13 +791,8 @@ _USER_TASK_HEADERS = {
 
 def _user_task(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
     """Zeebe's job-based user task: a job of type io.camunda.zeebe:userTask for a tasklist."""
-    if _zeebe(node, "userTask"):
-        reader.problem(
-            node,
-            "a Camunda user task (zeebe:userTask) is not supported yet",
-            "Remove <zeebe:userTask/> to make it a job-based user task (job type io.camunda.zeebe:userTask)",
-        )
-        return True
+    # A Camunda user task (<zeebe:userTask/>) runs like the job-based one: propolis has no
+    # task list of its own, so a worker for io.camunda.zeebe:userTask completes it.
     element.job_type = compile_expression(USER_TASK_JOB_TYPE)
     element.job_retries = compile_expression(DEFAULT_JOB_RETRIES)
     for (tag, attribute), header in _USER_TASK_HEADERS.items():

@@ -269,20 +269,16 @@ def test_rejects_a_feel_syntax_error_in_a_mapping_naming_the_element_and_the_tar
     assert "the source of zeebe:input 'total' is not valid FEEL" in problem.message
 
 
-def test_rejects_a_camunda_user_task_naming_id_type_and_line():
-    content = fixture("invalid/user_task.bpmn")
-    [problem] = problems_of(content, "user_task.bpmn")
-    assert (problem.element_id, problem.element_type) == ("approve", "bpmn:userTask")
-    assert problem.line == line_of(content, '<bpmn:userTask id="approve"')
-    assert str(problem).startswith(f"user_task.bpmn line {problem.line}: element 'approve' (bpmn:userTask): ")
-    # A zeebe:userTask is Camunda's own user task; the job-based one (without it) runs.
-    assert "(zeebe:userTask) is not supported yet. Remove <zeebe:userTask/> to make it a job-based user task" in problem.message
+def test_a_camunda_user_task_runs_as_a_job_based_user_task():
+    # propolis has no task list: a worker for io.camunda.zeebe:userTask completes it.
+    process = only_process(fixture("camunda_user_task.bpmn"))
+    assert process.elements["approve"].job_type.evaluate({}) == "io.camunda.zeebe:userTask"
 
 
 def test_reports_every_problem_of_a_resource_at_once():
     content = process_xml(
         '<bpmn:startEvent id="start" />\n'
-        '<bpmn:userTask id="approve"><bpmn:extensionElements><zeebe:userTask /></bpmn:extensionElements></bpmn:userTask>\n'
+        '<bpmn:userTask id="approve"><bpmn:extensionElements><zeebe:executionListeners /></bpmn:extensionElements></bpmn:userTask>\n'
         '<bpmn:callActivity id="call" />\n'
         '<bpmn:boundaryEvent id="timeout" attachedToRef="approve" />\n'
         + flow("f1", "start", "approve")
