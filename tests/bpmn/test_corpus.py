@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 
 import pytest
-
 from propolis.bpmn.errors import BpmnParseError
 from propolis.bpmn.parser import parse_bpmn
+
 from propolis.records import RejectionType
 from tests.broker import models
 from tests.broker.harness import BrokerHarness
