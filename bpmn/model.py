@@ -132,6 +132,9 @@ class Element:
     # code it throws (an expression) and optional errorMessage
     error_code: Expression | None = None
     catches_all_errors: bool = False
+    # link events: the link's name; a link throw event also names its catch event
+    link_name: str | None = None
+    link_target_id: str | None = None
     # activity: the ids of the boundary events attached to it, in file order
     boundary_ids: list[str] = field(default_factory=list)
 

@@ -377,8 +377,27 @@ class _ProcessReader:
                     )
             if target is not None:
                 target.incoming.append(flow.id)
+        catches: dict[tuple[str | None, str], list[Element]] = {}
+        for element in elements.values():
+            if element.link_name and element.kind == ElementKind.INTERMEDIATE_CATCH_EVENT:
+                catches.setdefault((element.parent_id, element.link_name), []).append(element)
+        for (_, name), found in catches.items():
+            for extra in found[1:]:
+                self.problem(by_id[extra.id], f"the link name '{name}' is also used by link catch event '{found[0].id}' in the same scope", "Link catch event names must be unique within their scope")
         for element in elements.values():
             node = by_id[element.id]
+            if element.link_name and element.kind == ElementKind.INTERMEDIATE_THROW_EVENT:
+                found = catches.get((element.parent_id, element.link_name))
+                if not found:
+                    names = sorted(n for (p, n) in catches if p == element.parent_id)
+                    close = difflib.get_close_matches(element.link_name, names, n=1)
+                    self.problem(
+                        node,
+                        f"no link catch event named '{element.link_name}' is in the same scope",
+                        f"Did you mean '{close[0]}'?" if close else "Add an intermediate catch event with a link definition of that name",
+                    )
+                else:
+                    element.link_target_id = found[0].id
             if element.kind == ElementKind.BOUNDARY_EVENT:
                 self.check_boundary(node, element, elements)
             if element.kind == ElementKind.START_EVENT and element.incoming:
@@ -629,6 +648,8 @@ def _throw_event(reader: _ProcessReader, node: etree._Element, element: Element)
     kinds = [_kind_of(d) for d in definitions]
     if kinds == ["message"]:
         return _message_throw(reader, node, element, "message intermediate throw event")
+    if kinds == ["link"]:
+        return _link(reader, node, element, definitions[0])
     if kinds:
         reader.problem(
             node,
@@ -636,6 +657,18 @@ def _throw_event(reader: _ProcessReader, node: etree._Element, element: Element)
             "Use a none or message intermediate throw event",
         )
         return False
+    _io_mappings(reader, node, element)
+    return True
+
+
+def _link(reader: _ProcessReader, node: etree._Element, element: Element, definition: etree._Element) -> bool:
+    """Link events: a throw jumps to the catch event of the same name in the same scope."""
+    name = (definition.get("name") or "").strip()
+    if not name:
+        reader.problem(node, "the link event has no name", "Give the link throw event and its catch event the same name")
+        return False
+    element.event_type = "LINK"
+    element.link_name = name
     _io_mappings(reader, node, element)
     return True
 
@@ -704,9 +737,11 @@ def _catch_event(reader: _ProcessReader, node: etree._Element, element: Element)
         element.timer = _timer(reader, node, definitions[0])
     elif kinds == ["message"]:
         element.message = reader.message(node, definitions[0].get("messageRef"))
+    elif kinds == ["link"]:
+        return _link(reader, node, element, definitions[0])
     else:
         described = " and ".join(kinds) if kinds else "none"
-        reader.problem(node, f"{_a(described)} intermediate catch event is not supported yet", "Use a message or timer catch event")
+        reader.problem(node, f"{_a(described)} intermediate catch event is not supported yet", "Use a message, timer or link catch event")
         return False
     _io_mappings(reader, node, element)
     return True

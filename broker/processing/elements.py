@@ -173,6 +173,10 @@ class JobOrPassThroughBehavior(ServiceTaskBehavior):
             throw_error_end_event(bpmn, instance, element)
             return
         bpmn.complete(instance)
+        if element.link_target_id is not None:
+            process, _ = bpmn.model(instance)
+            scope = bpmn.state.element_instances.get(instance["flowScopeKey"])
+            bpmn.activate(scope, process.elements[element.link_target_id], [])
 
 
 class SubProcessBehavior(ElementBehavior):
@@ -197,6 +201,9 @@ class CatchEventBehavior(ElementBehavior):
     """Intermediate catch events: timer or message."""
 
     def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        if element.link_name is not None:  # entered from its link throw event: go on
+            PASS_THROUGH.activate(bpmn, instance, element)
+            return
         behavior = WAIT if element.timer is not None else MESSAGE_CATCH
         behavior.activate(bpmn, instance, element)
 
@@ -321,6 +328,7 @@ class ParallelGatewayBehavior(ElementBehavior):
 
 
 WAIT = WaitBehavior()
+PASS_THROUGH = PassThroughBehavior()
 MESSAGE_CATCH = MessageCatchBehavior()
 
 ELEMENTS: dict[ElementKind, ElementBehavior] = {

@@ -285,3 +285,27 @@ def test_an_error_nobody_catches_raises_an_incident(client):
     with pytest.raises(GatewayError) as refused:
         client.complete_job(job.key)
     assert refused.value.status == "FAILED_PRECONDITION"
+
+
+def test_a_link_throw_event_continues_at_the_link_catch_event_of_the_same_name(client):
+    client.deploy(model(
+        "linked",
+        '<bpmn:startEvent id="start" />'
+        '<bpmn:intermediateThrowEvent id="go"><bpmn:linkEventDefinition name="page-2" /></bpmn:intermediateThrowEvent>'
+        '<bpmn:intermediateCatchEvent id="arrive"><bpmn:linkEventDefinition name="page-2" /></bpmn:intermediateCatchEvent>'
+        + job_task("serviceTask", "after-link", "after-link") + '<bpmn:endEvent id="end" />'
+        + flows(("start", "go"), ("arrive", "after-link"), ("after-link", "end")),
+    ))
+    instance = client.create_instance("linked")
+    [job] = client.activate_jobs("after-link", request_timeout_ms=5_000)
+    assert job.process_instance_key == instance.key
+    client.complete_job(job.key)
+    with pytest.raises(GatewayError) as refused:
+        client.deploy(model(
+            "broken-link",
+            '<bpmn:startEvent id="start" />'
+            '<bpmn:intermediateThrowEvent id="go"><bpmn:linkEventDefinition name="page2" /></bpmn:intermediateThrowEvent>'
+            '<bpmn:intermediateCatchEvent id="arrive"><bpmn:linkEventDefinition name="page-2" /></bpmn:intermediateCatchEvent>'
+            '<bpmn:endEvent id="end" />' + flows(("start", "go"), ("arrive", "end")),
+        ))
+    assert "no link catch event named 'page2'" in refused.value.message and "Did you mean 'page-2'?" in refused.value.message
