@@ -34,6 +34,8 @@ PORT_ENV = "PROPOLIS_GATEWAY_PORT"
 # The same names that BrokerConfig reads for its own fields.
 PARTITIONS_ENV = "PROPOLIS_PARTITION_COUNT"
 CONFIG_ENV = "PROPOLIS_CONFIG"
+CONSOLE_PORT_ENV = "PROPOLIS_CONSOLE_PORT"
+DEFAULT_CONSOLE_PORT = 8080
 
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_HOST = "0.0.0.0"
@@ -135,6 +137,33 @@ def _print_json(value: Any) -> None:
 # -- commands ------------------------------------------------------------------------------
 
 
+def _env_port(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return _port(raw)
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"{name}: {error}") from None
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from propolis.clients.console.server import ConsoleServer
+
+    server = ConsoleServer(Path(args.db), args.gateway, args.host, args.port)
+    server.start()
+    print(f"propolis console: on http://{args.host}:{server.port}/, reading {args.db}", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -149,6 +178,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         port=args.port,
         partition_count=partitions,
         config_path=Path(args.config) if args.config else None,
+        console_port=None if args.no_console else args.console_port,
     )
     try:
         asyncio.run(serve(settings))
@@ -419,6 +449,24 @@ Stops cleanly (exit 0) on Ctrl-C or SIGTERM.""",
                           f"(env {PORT_ENV}; default {DEFAULT_PORT})")
     dev.add_argument("--partitions", type=_positive_int, default=None,
                      help=f"number of partitions (env {PARTITIONS_ENV}; default 1; only 1 until the cluster work lands)")
+    dev.add_argument("--console-port", type=_port, default=_env_port(CONSOLE_PORT_ENV, DEFAULT_CONSOLE_PORT),
+                     help=f"the web console's HTTP port, 0 for any free one (env {CONSOLE_PORT_ENV}; default %(default)s)")
+    dev.add_argument("--no-console", action="store_true", help="run without the web console and its read model")
+
+    console = _subparser(
+        commands, "console", "serve the web console on its own",
+        """  propolis console --db data/read-model.sqlite3 --gateway 127.0.0.1:26500
+
+Reads the SQLite read model that a broker's read-model exporter writes
+(propolis.exporters.read_model.ReadModelExporter); actions go through the gateway.""",
+        cmd_console,
+    )
+    console.add_argument("--db", required=True, help="the read model's SQLite file")
+    console.add_argument("--gateway", default=os.environ.get(ADDRESS_ENV) or "127.0.0.1:26500",
+                         help=f"the gateway for actions (env {ADDRESS_ENV}; default %(default)s)")
+    console.add_argument("--host", default="0.0.0.0", help="listen address (default %(default)s)")
+    console.add_argument("--port", type=_port, default=_env_port(CONSOLE_PORT_ENV, DEFAULT_CONSOLE_PORT),
+                         help=f"HTTP port (env {CONSOLE_PORT_ENV}; default %(default)s)")
 
     deploy = _subparser(
         commands, "deploy", "deploy BPMN files",

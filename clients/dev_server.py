@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 GATEWAY_STOP_GRACE_S = 1.0
 READY_LINE_PREFIX = "propolis dev: gateway on "
+READ_MODEL_FILE = "read-model.sqlite3"
+READ_MODEL_CLASS = "propolis.exporters.read_model.ReadModelExporter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +33,18 @@ class DevSettings:
     port: int
     partition_count: int
     config_path: Path | None = None  # the broker's YAML file (--config / PROPOLIS_CONFIG)
+    console_port: int | None = 8080  # the web console (0: any free port); None: no console
 
 
-def ready_line(host: str, port: int, data_dir: Path) -> str:
-    return f"{READY_LINE_PREFIX}{host}:{port}, data in {data_dir}"
+def ready_line(host: str, port: int, data_dir: Path, console_port: int | None = None) -> str:
+    console = f", console on http://{host}:{console_port}/" if console_port is not None else ""
+    return f"{READY_LINE_PREFIX}{host}:{port}{console}, data in {data_dir}"
 
 
 async def serve(settings: DevSettings) -> None:
     from propolis.broker.broker import Broker
     from propolis.broker.client import InProcessBrokerClient
+    from propolis.broker.config import ExporterSpec
     from propolis.broker.config_file import load_broker_config
     from propolis.gateway.config import GatewayConfig
     from propolis.gateway.metrics import GatewayMetrics
@@ -54,6 +59,17 @@ async def serve(settings: DevSettings) -> None:
         settings.config_path, data_dir=settings.data_dir, partition_count=settings.partition_count
     )
     data_dir = config.data_dir
+    read_model_path = data_dir / READ_MODEL_FILE
+    if settings.console_port is not None:
+        # The console reads what the read-model exporter writes: configure it unless the
+        # configuration file already does.
+        configured = [s for s in config.exporters.values() if s.class_name == READ_MODEL_CLASS]
+        if configured:
+            read_model_path = Path(configured[0].args.get("path", read_model_path))
+        else:
+            config.exporters["console-read-model"] = ExporterSpec(
+                "console-read-model", READ_MODEL_CLASS, {"path": str(read_model_path)}
+            )
     broker = Broker(config)
     try:
         broker.start()  # opens the partitions, replaying their logs; nothing else runs yet
@@ -64,13 +80,20 @@ async def serve(settings: DevSettings) -> None:
         )
         port = await server.start()
         monitoring = None
+        console = None
         try:
             from propolis.broker.monitoring import MonitoringServer
 
             # After the gateway, so that a taken gateway port is the error a user sees first.
             monitoring = MonitoringServer(broker, broker.config.monitoring_host, broker.config.monitoring_port)
             monitoring.start()
-            print(ready_line(settings.host, port, data_dir), file=sys.stderr, flush=True)
+            if settings.console_port is not None:
+                from propolis.clients.console.server import ConsoleServer
+
+                console = ConsoleServer(read_model_path, f"127.0.0.1:{port}", settings.host, settings.console_port)
+                console.start()
+            console_port = console.port if console is not None else None
+            print(ready_line(settings.host, port, data_dir, console_port), file=sys.stderr, flush=True)
             log.info("monitoring ready", extra={"port": monitoring.port, "paths": ["/health", "/ready", "/metrics"]})
             log.info(
                 "propolis dev ready",
@@ -80,6 +103,8 @@ async def serve(settings: DevSettings) -> None:
             await stop_requested.wait()
             log.info("stopping")
         finally:
+            if console is not None:
+                console.stop()
             if monitoring is not None:
                 monitoring.stop()
             await server.stop(grace_s=GATEWAY_STOP_GRACE_S)

@@ -17,7 +17,9 @@ def test_restarting_on_the_same_data_keeps_the_deployments(tmp_path: Path) -> No
     data = tmp_path / "data"
     with running_propolis_dev(data) as server:
         ready = [line for line in server.output if READY_MARKER in line]
-        assert ready == [f"propolis dev: gateway on 127.0.0.1:{server.port}, data in {data}\n"]
+        assert ready == [
+            f"propolis dev: gateway on 127.0.0.1:{server.port}, console on http://127.0.0.1:{server.console_port}/, data in {data}\n"
+        ]
         first = propolis_ok("deploy", "--json", str(ONE_TASK), address=server.address)
     with running_propolis_dev(data) as server:
         again = propolis_ok("deploy", "--json", str(ONE_TASK), address=server.address)

@@ -32,6 +32,7 @@ class DevServer:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.monitoring_port = free_port()
+        self.console_port = free_port()
         self.env = {**os.environ, "PROPOLIS_MONITORING_PORT": str(self.monitoring_port), **(env or {})}
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
@@ -40,9 +41,14 @@ class DevServer:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.console_port}"
+
     def start(self) -> None:
         self.process = subprocess.Popen(
             [propolis_executable(), "dev", "--port", str(self.port), "--host", "127.0.0.1",
+             "--console-port", str(self.console_port),
              *(["--data-dir", str(self.data_dir)] if self.data_dir is not None else [])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
