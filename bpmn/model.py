@@ -32,6 +32,7 @@ class ElementKind(StrEnum):
     INTERMEDIATE_THROW_EVENT = "INTERMEDIATE_THROW_EVENT"
     SUB_PROCESS = "SUB_PROCESS"
     BOUNDARY_EVENT = "BOUNDARY_EVENT"
+    CALL_ACTIVITY = "CALL_ACTIVITY"
 
 
 class Expression(Protocol):
@@ -132,6 +133,10 @@ class Element:
     # code it throws (an expression) and optional errorMessage
     error_code: Expression | None = None
     catches_all_errors: bool = False
+    # call activity (zeebe:calledElement): the called process id and variable propagation
+    called_process_id: Expression | None = None
+    propagate_all_child_variables: bool = True
+    propagate_all_parent_variables: bool = True
     # link events: the link's name; a link throw event also names its catch event
     link_name: str | None = None
     link_target_id: str | None = None

@@ -50,7 +50,6 @@ IGNORED = {
 
 # Flow nodes that Zeebe runs but propolis does not yet, with what to do meanwhile.
 NOT_YET = {
-    "callActivity": "Start the other process from a job worker for now",
     "adHocSubProcess": "Flatten it into the process for now",
     "transaction": "Flatten it into the process for now",
     "inclusiveGateway": "Use parallel and exclusive gateways",
@@ -540,7 +539,7 @@ class _ProcessReader:
 _ACTIVITIES = frozenset({
     ElementKind.SERVICE_TASK, ElementKind.RECEIVE_TASK, ElementKind.USER_TASK, ElementKind.SCRIPT_TASK,
     ElementKind.BUSINESS_RULE_TASK, ElementKind.SEND_TASK, ElementKind.MANUAL_TASK, ElementKind.TASK,
-    ElementKind.SUB_PROCESS,
+    ElementKind.SUB_PROCESS, ElementKind.CALL_ACTIVITY,
 })
 
 
@@ -884,6 +883,29 @@ def _pass_through_task(reader: _ProcessReader, node: etree._Element, element: El
     return True
 
 
+def _call_activity(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    called = _zeebe(node, "calledElement")
+    if not called:
+        reader.problem(
+            node,
+            "the call activity has no zeebe:calledElement",
+            "Add <zeebe:calledElement processId=\"...\" /> under its extensionElements: the process it starts",
+        )
+        return True
+    definition = called[0]
+    element.called_process_id = reader.expression(node, definition.get("processId"), "the processId (zeebe:calledElement processId)")
+    for attribute, field in (("propagateAllChildVariables", "propagate_all_child_variables"), ("propagateAllParentVariables", "propagate_all_parent_variables")):
+        text = (definition.get(attribute) or "true").strip().lower()
+        if text not in ("true", "false"):
+            reader.problem(node, f"zeebe:calledElement {attribute} is '{text}', but it must be true or false", None)
+        setattr(element, field, text != "false")
+    binding = (definition.get("bindingType") or "latest").strip()
+    if binding != "latest":
+        reader.problem(node, f"zeebe:calledElement bindingType '{binding}' is not supported yet", "Remove it to call the latest version")
+    _io_mappings(reader, node, element)
+    return True
+
+
 def _sub_process(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
     _io_mappings(reader, node, element)
     return True
@@ -899,6 +921,7 @@ FLOW_NODES: dict[str, tuple[ElementKind, ReadFn]] = {
     "intermediateThrowEvent": (ElementKind.INTERMEDIATE_THROW_EVENT, _throw_event),
     "subProcess": (ElementKind.SUB_PROCESS, _sub_process),
     "boundaryEvent": (ElementKind.BOUNDARY_EVENT, _boundary_event),
+    "callActivity": (ElementKind.CALL_ACTIVITY, _call_activity),
     "startEvent": (ElementKind.START_EVENT, _start_event),
     "endEvent": (ElementKind.END_EVENT, _end_event),
     "serviceTask": (ElementKind.SERVICE_TASK, _service_task),

@@ -28,6 +28,12 @@ def element_activating(state: State, record: Record) -> None:
     instance.update(key=record.key, state="ACTIVATING", activeChildren=0, activeFlows=0, jobKey=-1, incidentKey=-1)
     state.element_instances.add(instance)
     scope_key = value["flowScopeKey"]
+    if scope_key < 0 and value.get("parentElementInstanceKey", -1) >= 0:
+        # A called process: its call activity knows it, to terminate it with itself.
+        caller = state.element_instances.get(value["parentElementInstanceKey"])
+        if caller is not None:
+            caller["calledChildKey"] = record.key
+            state.element_instances.put(caller)
     if scope_key >= 0:
         for flow_id in taken:
             state.element_instances.add_taken_flow(scope_key, flow_id, -1)

@@ -149,9 +149,21 @@ class BpmnBehavior:
             return
         if instance["flowScopeKey"] < 0 and instance["key"] in self.ctx.awaiting_results:
             self.on_process_completed(instance, self.variables_for(instance["key"]).collect())
+        if instance["flowScopeKey"] < 0 and instance.get("parentElementInstanceKey", -1) >= 0:
+            # A called process: its variables go back to the call activity, which goes on.
+            child_variables = self.variables_for(instance["key"]).collect()
+            self._work.append(lambda: self._complete_call_activity(instance["parentElementInstanceKey"], child_variables))
         self.transition(instance, PI.ELEMENT_COMPLETED)
         flows = self.elements[element.kind].outgoing_on_complete(self, instance, element)
         self.take_flows(instance, flows)
+
+    def _complete_call_activity(self, key: int, child_variables: dict[str, Any]) -> None:
+        parent = self.state.element_instances.get(key)
+        if parent is None or parent["state"] != "ACTIVATED":
+            return
+        _, element = self.model(parent)
+        passed = element.output_mappings or element.propagate_all_child_variables
+        self.complete(parent, child_variables if passed else None)
 
     def take_flows(self, instance: dict[str, Any], flow_ids: list[str]) -> None:
         if not flow_ids:
@@ -211,6 +223,9 @@ class BpmnBehavior:
             if child is not None:
                 self.terminate(child)
         instance = self.state.element_instances.get(instance["key"])
+        called = self.state.element_instances.get(instance.get("calledChildKey", -1))
+        if called is not None and called["state"] not in ("TERMINATING", "TERMINATED"):
+            self.terminate(called)
         if instance["jobKey"] > 0:
             job = self.state.jobs.get(instance["jobKey"])
             if job is not None:
@@ -312,6 +327,10 @@ class BpmnBehavior:
                 break
             key = instance["flowScopeKey"]
         return chain
+
+    def variables_for_scope_only(self, scope_key: int) -> ScopeVariables:
+        """The variables of one scope, without those it sees from the scopes around it."""
+        return ScopeVariables(self.state.variables, [scope_key], None)
 
     def variables_for(self, scope_key: int, overlay: dict[str, Any] | None = None) -> ScopeVariables:
         return ScopeVariables(self.state.variables, self.scope_chain(scope_key), overlay)

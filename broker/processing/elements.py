@@ -208,6 +208,40 @@ class CatchEventBehavior(ElementBehavior):
         behavior.activate(bpmn, instance, element)
 
 
+class CallActivityBehavior(ElementBehavior):
+    """Starts the latest version of another process as a child instance; completes when the
+    child completes, with its variables (all of them, or only through output mappings)."""
+
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        bpmn.apply_input_mappings(instance, element)
+        variables = bpmn.variables_for(instance["key"])
+        process_id = bpmn.evaluate(element.called_process_id, variables, f"called process id of element '{element.id}'")
+        if not isinstance(process_id, str) or not process_id:
+            raise ExpressionFailure(
+                "EXTRACT_VALUE_ERROR",
+                f"Expected the called process id of element '{element.id}' ({element.called_process_id.source}) to be a non-empty string, but it was {process_id!r}",
+            )
+        definition = bpmn.state.processes.latest_version(instance["tenantId"], process_id)
+        if definition is None:
+            raise ExpressionFailure(
+                "CALLED_ELEMENT_ERROR",
+                f"Expected process with BPMN process id '{process_id}' to be deployed, but not found.",
+            )
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+        if element.propagate_all_parent_variables:
+            handed_down = variables.collect()
+        else:  # only what the input mappings made
+            handed_down = bpmn.variables_for_scope_only(instance["key"]).collect()
+        child_key = bpmn.ctx.keys.next()
+        value = bpmn.element_value(definition, definition["bpmnProcessId"], "PROCESS", -1, child_key)
+        value.update(parentProcessInstanceKey=instance["processInstanceKey"], parentElementInstanceKey=instance["key"])
+        bpmn.ctx.event(ValueType.PROCESS_INSTANCE, PI.ELEMENT_ACTIVATING, child_key, value, instance["tenantId"])
+        child = bpmn.state.element_instances.get(child_key)
+        for name, variable in handed_down.items():
+            bpmn.set_variable(child_key, name, variable, child)
+        bpmn.on_activate(child)
+
+
 class MessageCatchBehavior(ElementBehavior):
     """Intermediate message catch event and receive task: wait for a correlated message."""
 
@@ -344,6 +378,7 @@ ELEMENTS: dict[ElementKind, ElementBehavior] = {
     ElementKind.MANUAL_TASK: PassThroughBehavior(),
     ElementKind.TASK: PassThroughBehavior(),
     ElementKind.SUB_PROCESS: SubProcessBehavior(),
+    ElementKind.CALL_ACTIVITY: CallActivityBehavior(),
     ElementKind.RECEIVE_TASK: MessageCatchBehavior(),
     ElementKind.INTERMEDIATE_CATCH_EVENT: CatchEventBehavior(),
     ElementKind.BOUNDARY_EVENT: BoundaryEventBehavior(),

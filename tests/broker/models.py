@@ -156,3 +156,12 @@ def timers(process_id: str = "timers", wait: str = "PT0.2S", remind: str = "R2/P
         + flow("f4", "remind", "reminder") + flow("f5", "reminder", "reminded")
         + flow("f6", "deadline", "late") + flow("f7", "late", "too-late"),
     )
+
+
+def call_activity(process_id: str = "caller", called: str = "one-task") -> bytes:
+    return _process(
+        process_id,
+        '<bpmn:startEvent id="start" /><bpmn:callActivity id="call"><bpmn:extensionElements>'
+        f'<zeebe:calledElement processId="{called}" /></bpmn:extensionElements></bpmn:callActivity>'
+        '<bpmn:endEvent id="end" />' + flow("f1", "start", "call") + flow("f2", "call", "end"),
+    )

@@ -15,9 +15,11 @@ from tests.broker.harness import BrokerHarness
 
 def run_mixed_workload(broker: BrokerHarness, instances: int) -> None:
     broker.deploy(("one.bpmn", models.one_task()), ("par.bpmn", models.parallel()), ("msg.bpmn", models.message_catch()),
-                  ("sub.bpmn", models.sub_process()), ("timers.bpmn", models.timers(wait="PT0S", remind="R/PT0.05S")))
+                  ("sub.bpmn", models.sub_process()), ("timers.bpmn", models.timers(wait="PT0S", remind="R/PT0.05S")),
+                  ("caller.bpmn", models.call_activity()))
     for n in range(instances):
         broker.create("sub-process", {"n": n})
+        broker.create("caller", {"called": n})
         broker.create("timers", {"deadline": "PT0.2S" if n % 2 else "PT30S"})
         broker.create("one-task", {"n": n, "nested": {"list": [1, 2, n]}})
         broker.create("parallel")

@@ -4,6 +4,9 @@ deployed through the gateway of a real `propolis dev`, driven by the project's g
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 from propolis.clients.client import PropolisClient
@@ -309,3 +312,81 @@ def test_a_link_throw_event_continues_at_the_link_catch_event_of_the_same_name(c
             '<bpmn:endEvent id="end" />' + flows(("start", "go"), ("arrive", "end")),
         ))
     assert "no link catch event named 'page2'" in refused.value.message and "Did you mean 'page-2'?" in refused.value.message
+
+
+def call(process_id_attr: str, extra: str = "", io: str = "") -> str:
+    return (
+        f'<bpmn:callActivity id="call"><bpmn:extensionElements><zeebe:calledElement processId="{process_id_attr}" {extra} />{io}'
+        "</bpmn:extensionElements></bpmn:callActivity>"
+    )
+
+
+def test_a_call_activity_runs_the_called_process_and_takes_its_variables_back(client):
+    client.deploy(model("billing", '<bpmn:startEvent id="s" />' + job_task("serviceTask", "bill", "bill") + '<bpmn:endEvent id="e" />' + flows(("s", "bill"), ("bill", "e"))))
+    client.deploy(model(
+        "order-with-billing",
+        '<bpmn:startEvent id="start" />' + call("=child") + job_task("serviceTask", "ship", "ship-order") + '<bpmn:endEvent id="end" />'
+        + flows(("start", "call"), ("call", "ship"), ("ship", "end")),
+    ))
+    parent = client.create_instance("order-with-billing", {"child": "billing", "amount": 30})
+    [bill] = client.activate_jobs("bill", request_timeout_ms=5_000)
+    assert bill.process_id == "billing" and bill.process_instance_key != parent.key
+    assert bill.variables == {"child": "billing", "amount": 30}  # all parent variables, by default
+    client.complete_job(bill.key, {"invoice": "INV-1"})
+    [ship] = client.activate_jobs("ship-order", request_timeout_ms=5_000)
+    assert ship.process_instance_key == parent.key and ship.variables["invoice"] == "INV-1"
+    client.complete_job(ship.key)
+
+
+def test_call_activity_mappings_limit_what_goes_down_and_up_and_cancel_reaches_the_child(client):
+    client.deploy(model("scoring", '<bpmn:startEvent id="s" />' + job_task("serviceTask", "score", "score") + '<bpmn:endEvent id="e" />' + flows(("s", "score"), ("score", "e"))))
+    client.deploy(model(
+        "loan",
+        '<bpmn:startEvent id="start" />'
+        + call("scoring", 'propagateAllChildVariables="false" propagateAllParentVariables="false"',
+               '<zeebe:ioMapping><zeebe:input source="=applicant.name" target="name" />'
+               '<zeebe:output source="=score" target="creditScore" /></zeebe:ioMapping>')
+        + job_task("serviceTask", "decide", "decide-loan") + '<bpmn:endEvent id="end" />'
+        + flows(("start", "call"), ("call", "decide"), ("decide", "end")),
+    ))
+    client.create_instance("loan", {"applicant": {"name": "Ada", "ssn": "secret"}})
+    [score] = client.activate_jobs("score", request_timeout_ms=5_000)
+    assert score.variables == {"name": "Ada"}
+    client.complete_job(score.key, {"score": 710, "internalNote": "x"})
+    [decide] = client.activate_jobs("decide-loan", request_timeout_ms=5_000)
+    assert decide.variables == {"applicant": {"name": "Ada", "ssn": "secret"}, "creditScore": 710}
+    client.complete_job(decide.key)
+    # Cancelling the parent terminates the called instance and its job.
+    cancelled = client.create_instance("loan", {"applicant": {"name": "Bo"}})
+    [score] = client.activate_jobs("score", request_timeout_ms=5_000)
+    client.cancel_instance(cancelled.key)
+    with pytest.raises(GatewayError) as gone:
+        client.complete_job(score.key)
+    assert gone.value.status == "NOT_FOUND"
+
+
+def open_incidents(console_url: str, instance_key: int, timeout_s: float = 10) -> list[dict]:
+    """The instance's open incidents as the console's read model shows them."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{console_url}/api/instances/{instance_key}") as response:
+                found = [i for i in json.load(response)["incidents"] if i["state"] == "OPEN"]
+            if found:
+                return found
+        except urllib.error.HTTPError:
+            pass  # not exported yet
+        time.sleep(0.1)
+    return []
+
+
+def test_calling_a_process_that_is_not_deployed_is_an_incident_resolved_by_deploying_it(client, propolis_dev_module):
+    client.deploy(model("needs-later", '<bpmn:startEvent id="start" />' + call("later-process") + '<bpmn:endEvent id="end" />' + flows(("start", "call"), ("call", "end"))))
+    instance = client.create_instance("needs-later")
+    [incident] = open_incidents(propolis_dev_module.console_url, instance.key)
+    assert incident["error_type"] == "CALLED_ELEMENT_ERROR" and "'later-process'" in incident["error_message"]
+    client.deploy(model("later-process", '<bpmn:startEvent id="s" />' + job_task("serviceTask", "t", "later-work") + '<bpmn:endEvent id="e" />' + flows(("s", "t"), ("t", "e"))))
+    client.resolve_incident(incident["key"])
+    [job] = client.activate_jobs("later-work", request_timeout_ms=5_000)
+    assert job.process_id == "later-process"
+    client.complete_job(job.key)
