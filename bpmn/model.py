@@ -33,6 +33,7 @@ class ElementKind(StrEnum):
     SUB_PROCESS = "SUB_PROCESS"
     BOUNDARY_EVENT = "BOUNDARY_EVENT"
     CALL_ACTIVITY = "CALL_ACTIVITY"
+    MULTI_INSTANCE_BODY = "MULTI_INSTANCE_BODY"
 
 
 class Expression(Protocol):
@@ -86,6 +87,18 @@ class TimerDefinition:
 
 
 @dataclass(slots=True)
+class MultiInstance:
+    """bpmn:multiInstanceLoopCharacteristics with zeebe:loopCharacteristics."""
+
+    sequential: bool
+    input_collection: Expression
+    input_element: str | None = None
+    output_collection: str | None = None
+    output_element: Expression | None = None
+    completion_condition: Expression | None = None
+
+
+@dataclass(slots=True)
 class SequenceFlow:
     id: str
     source_id: str
@@ -133,6 +146,8 @@ class Element:
     # code it throws (an expression) and optional errorMessage
     error_code: Expression | None = None
     catches_all_errors: bool = False
+    # multi-instance activity: how its body runs the inner instances
+    multi_instance: MultiInstance | None = None
     # call activity (zeebe:calledElement): the called process id and variable propagation
     called_process_id: Expression | None = None
     propagate_all_child_variables: bool = True

@@ -24,6 +24,7 @@ from propolis.bpmn.model import (
     Expression,
     Mapping_,
     MessageDefinition,
+    MultiInstance,
     Process,
     SequenceFlow,
     TimerDefinition,
@@ -279,7 +280,7 @@ class _ProcessReader:
                 continue
             kind, read = reader
             element = Element(id=child_id, kind=kind, line=child.sourceline, name=child.get("name"), parent_id=parent_id)
-            self.check_common(child)
+            self.check_common(child, element)
             if read(self, child, element):
                 elements[child_id] = element
                 if kind == ElementKind.START_EVENT:
@@ -302,12 +303,13 @@ class _ProcessReader:
             return None
         return starts[0].id
 
-    def check_common(self, node: etree._Element) -> None:
+    def check_common(self, node: etree._Element, element: Element | None = None) -> None:
         """What any flow node may carry that changes how it runs and is not supported yet."""
         for child in node:
-            if _is_bpmn(child) and _local(child) in ("multiInstanceLoopCharacteristics", "standardLoopCharacteristics"):
-                what = "multi-instance" if _local(child) == "multiInstanceLoopCharacteristics" else "a loop"
-                self.problem(node, f"{what} ({_type_name(child)}, line {child.sourceline}) is not supported yet", "Iterate in the job worker for now")
+            if _is_bpmn(child) and _local(child) == "standardLoopCharacteristics":
+                self.problem(node, f"a loop ({_type_name(child)}, line {child.sourceline}) is not supported, as in Zeebe", "Use multi-instance, or a gateway that loops back")
+            if _is_bpmn(child) and _local(child) == "multiInstanceLoopCharacteristics" and element is not None:
+                element.multi_instance = self.multi_instance(node, child)
         for extension in _extensions(node):
             label = UNSUPPORTED_EXTENSIONS.get(_local(extension)) if extension.tag.startswith(Z) else None
             if label:
@@ -458,6 +460,43 @@ class _ProcessReader:
                         "Every outgoing flow of an exclusive gateway except the default needs one; "
                         "add a conditionExpression such as '=amount > 100', or make it the default flow",
                     )
+
+    def multi_instance(self, node: etree._Element, loop: etree._Element) -> MultiInstance | None:
+        characteristics = [e for e in _extensions(loop) if e.tag == f"{Z}loopCharacteristics"]
+        if not characteristics:
+            self.problem(node, "the multi-instance has no zeebe:loopCharacteristics", "Add <zeebe:loopCharacteristics inputCollection=\"=items\" inputElement=\"item\" /> to its loop characteristics")
+            return None
+        spec = characteristics[0]
+        collection = self.expression(node, spec.get("inputCollection"), "the inputCollection (zeebe:loopCharacteristics)")
+        if collection is not None and collection.is_static:
+            self.problem(node, f"the inputCollection '{collection.source}' is not an expression", "Start it with '=', such as '=items'")
+            collection = None
+        names = {}
+        for attribute in ("inputElement", "outputCollection"):
+            text = (spec.get(attribute) or "").strip() or None
+            if text is not None and not _PLAIN_NAME.fullmatch(text):
+                self.problem(node, f"the {attribute} '{text}' is not a variable name", "Use a name such as 'item'")
+                text = None
+            names[attribute] = text
+        output_element = None
+        if spec.get("outputElement"):
+            output_element = self.expression(node, spec.get("outputElement"), "the outputElement (zeebe:loopCharacteristics)")
+            if names["outputCollection"] is None:
+                self.problem(node, "the multi-instance has an outputElement but no outputCollection", "Set outputCollection to the variable that collects the results")
+        condition = None
+        for child in loop:
+            if _is_bpmn(child) and _local(child) == "completionCondition" and (child.text or "").strip():
+                condition = self.expression(node, child.text.strip(), "the completionCondition")
+        if collection is None:
+            return None
+        return MultiInstance(
+            sequential=(loop.get("isSequential") or "false").strip().lower() == "true",
+            input_collection=collection,
+            input_element=names["inputElement"],
+            output_collection=names["outputCollection"],
+            output_element=output_element,
+            completion_condition=condition,
+        )
 
     # -- errors -----------------------------------------------------------------------------
     def error_code(self, node: etree._Element, definition: etree._Element, catching: bool) -> tuple[Expression | None, bool]:

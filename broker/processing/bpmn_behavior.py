@@ -92,8 +92,11 @@ class BpmnBehavior:
         element = None
         if intent in _SUBSCRIBING_INTENTS and instance["bpmnElementType"] != ElementKind.PROCESS:
             _, element = self.model(instance)
-            # A boundary event's timer belongs to its activity, not to the event's own instance.
+            # A boundary event's timer belongs to its activity, not to the event's own instance;
+            # a multi-instance activity's boundary events belong to its body.
             if not ((element.timer and element.kind != ElementKind.BOUNDARY_EVENT) or element.boundary_ids):
+                element = None
+            elif element.multi_instance is not None and instance["bpmnElementType"] != ElementKind.MULTI_INSTANCE_BODY:
                 element = None
         if element is not None and intent == PI.ELEMENT_ACTIVATED:
             from propolis.broker.processing import timers
@@ -116,13 +119,23 @@ class BpmnBehavior:
     def activate(self, scope: dict[str, Any], element: Element, taken_flow_ids: list[str]) -> None:
         key = self.ctx.keys.next()
         value = self._child_value(scope, element)
+        if element.multi_instance is not None:
+            value["bpmnElementType"] = ElementKind.MULTI_INSTANCE_BODY.value  # its inner instances come from the body
         value["takenFlowIds"] = taken_flow_ids
         self.ctx.event(ValueType.PROCESS_INSTANCE, PI.ELEMENT_ACTIVATING, key, value, scope["tenantId"])
         self.on_activate(self.state.element_instances.get(key))
 
+    def child_value(self, scope: dict[str, Any], element: Element) -> dict[str, Any]:
+        return self._child_value(scope, element)
+
     def on_activate(self, instance: dict[str, Any]) -> None:
         _, element = self.model(instance)
         try:
+            if instance["bpmnElementType"] == ElementKind.MULTI_INSTANCE_BODY:
+                from propolis.broker.processing.multi_instance import MULTI_INSTANCE_BODY
+
+                MULTI_INSTANCE_BODY.activate(self, instance, element)
+                return
             self.elements[element.kind].activate(self, instance, element)
         except ExpressionFailure as failure:
             self.raise_incident(instance, failure.error_type, failure.message, step="activate")
@@ -139,11 +152,23 @@ class BpmnBehavior:
 
     def finish_completing(self, instance: dict[str, Any], variables: dict[str, Any] | None = None) -> None:
         _, element = self.model(instance)
+        body = instance["bpmnElementType"] == ElementKind.MULTI_INSTANCE_BODY
+        inner = False
+        if element.multi_instance is not None:
+            from propolis.broker.processing import multi_instance
+
+            inner = not body and multi_instance.is_inner(self, instance)
         try:
-            if element.output_mappings:
+            if body:
+                collected = multi_instance.output_of_body(self, instance, element)
+                if collected:
+                    self.propagate_variables(instance["flowScopeKey"], collected, instance)
+            elif element.output_mappings:
                 self.apply_output_mappings(instance, element)
             elif variables:
                 self.propagate_variables(instance["flowScopeKey"], variables, instance)
+            if inner:
+                multi_instance.collect_output(self, instance, element)
         except ExpressionFailure as failure:
             self.raise_incident(instance, failure.error_type, failure.message, step="complete")
             return
@@ -154,6 +179,10 @@ class BpmnBehavior:
             child_variables = self.variables_for(instance["key"]).collect()
             self._work.append(lambda: self._complete_call_activity(instance["parentElementInstanceKey"], child_variables))
         self.transition(instance, PI.ELEMENT_COMPLETED)
+        if inner:  # the body takes the activity's flows once its inner instances are done
+            self.take_flows(instance, [])
+            multi_instance.after_inner_completed(self, instance["flowScopeKey"], element)
+            return
         flows = self.elements[element.kind].outgoing_on_complete(self, instance, element)
         self.take_flows(instance, flows)
 

@@ -18,6 +18,9 @@ def find_catch(bpmn: BpmnBehavior, start: dict[str, Any], code: str) -> tuple[di
     instance: dict[str, Any] | None = start
     while instance is not None and instance["flowScopeKey"] >= 0:
         process, element = bpmn.model(instance)
+        if element.multi_instance is not None and instance["bpmnElementType"] != "MULTI_INSTANCE_BODY":
+            instance = bpmn.state.element_instances.get(instance["flowScopeKey"])  # its body catches
+            continue
         catch_all = None
         for boundary_id in element.boundary_ids:
             boundary = process.elements[boundary_id]

@@ -165,3 +165,15 @@ def call_activity(process_id: str = "caller", called: str = "one-task") -> bytes
         f'<zeebe:calledElement processId="{called}" /></bpmn:extensionElements></bpmn:callActivity>'
         '<bpmn:endEvent id="end" />' + flow("f1", "start", "call") + flow("f2", "call", "end"),
     )
+
+
+def multi_instance(process_id: str = "multi", sequential: bool = False) -> bytes:
+    return _process(
+        process_id,
+        '<bpmn:startEvent id="start" />'
+        '<bpmn:serviceTask id="each"><bpmn:extensionElements><zeebe:taskDefinition type="per-item" /></bpmn:extensionElements>'
+        f'<bpmn:multiInstanceLoopCharacteristics isSequential="{str(sequential).lower()}"><bpmn:extensionElements>'
+        '<zeebe:loopCharacteristics inputCollection="=items" inputElement="item" outputCollection="out" outputElement="=item * 2" />'
+        "</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics></bpmn:serviceTask>"
+        '<bpmn:endEvent id="end" />' + flow("f1", "start", "each") + flow("f2", "each", "end"),
+    )

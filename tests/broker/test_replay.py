@@ -16,10 +16,13 @@ from tests.broker.harness import BrokerHarness
 def run_mixed_workload(broker: BrokerHarness, instances: int) -> None:
     broker.deploy(("one.bpmn", models.one_task()), ("par.bpmn", models.parallel()), ("msg.bpmn", models.message_catch()),
                   ("sub.bpmn", models.sub_process()), ("timers.bpmn", models.timers(wait="PT0S", remind="R/PT0.05S")),
-                  ("caller.bpmn", models.call_activity()))
+                  ("caller.bpmn", models.call_activity()), ("multi.bpmn", models.multi_instance()),
+                  ("multi-seq.bpmn", models.multi_instance("multi-seq", sequential=True)))
     for n in range(instances):
         broker.create("sub-process", {"n": n})
         broker.create("caller", {"called": n})
+        broker.create("multi", {"items": [n, n + 1, n + 2]})
+        broker.create("multi-seq", {"items": [n, n + 1]})
         broker.create("timers", {"deadline": "PT0.2S" if n % 2 else "PT30S"})
         broker.create("one-task", {"n": n, "nested": {"list": [1, 2, n]}})
         broker.create("parallel")
@@ -35,6 +38,8 @@ def run_mixed_workload(broker: BrokerHarness, instances: int) -> None:
         broker.complete(job_key, {"fromSub": True})
     for n in range(0, instances, 2):
         broker.execute(ValueType.MESSAGE, MessageIntent.PUBLISH, {"name": "payment-received", "correlationKey": f"o-{n}", "timeToLive": 60_000})
+    for job_key, _ in broker.activate("per-item", max_jobs=4 * instances)[::2]:
+        broker.complete(job_key)
     time.sleep(0.3)  # timers fire: catch events, interrupting and repeating boundary events
     for job_key, _ in broker.activate("timed-work", max_jobs=instances)[::3]:
         broker.complete(job_key)

@@ -390,3 +390,78 @@ def test_calling_a_process_that_is_not_deployed_is_an_incident_resolved_by_deplo
     [job] = client.activate_jobs("later-work", request_timeout_ms=5_000)
     assert job.process_id == "later-process"
     client.complete_job(job.key)
+
+
+def multi_task(job_type: str, sequential: bool = False, condition: str = "", output: bool = True) -> str:
+    out = ' outputCollection="results" outputElement="=result"' if output else ""
+    cond = f"<bpmn:completionCondition>{condition}</bpmn:completionCondition>" if condition else ""
+    return (
+        f'<bpmn:serviceTask id="each"><bpmn:extensionElements><zeebe:taskDefinition type="{job_type}" />'
+        "</bpmn:extensionElements>"
+        f'<bpmn:multiInstanceLoopCharacteristics isSequential="{str(sequential).lower()}"><bpmn:extensionElements>'
+        f'<zeebe:loopCharacteristics inputCollection="=items" inputElement="item"{out} />'
+        f"</bpmn:extensionElements>{cond}</bpmn:multiInstanceLoopCharacteristics></bpmn:serviceTask>"
+    )
+
+
+def test_parallel_multi_instance_runs_one_job_per_item_and_collects_results_in_order(client):
+    client.deploy(model(
+        "fan-out", '<bpmn:startEvent id="start" />' + multi_task("per-item") + job_task("serviceTask", "after", "after-fan-out")
+        + '<bpmn:endEvent id="end" />' + flows(("start", "each"), ("each", "after"), ("after", "end")),
+    ))
+    client.create_instance("fan-out", {"items": ["a", "b", "c"]})
+    jobs = client.activate_jobs("per-item", max_jobs=10, request_timeout_ms=5_000)
+    assert sorted((j.variables["item"], j.variables["loopCounter"]) for j in jobs) == [("a", 1), ("b", 2), ("c", 3)]
+    for job in reversed(jobs):  # completion order does not change the result order
+        client.complete_job(job.key, {"result": job.variables["item"].upper()})
+    [after] = client.activate_jobs("after-fan-out", request_timeout_ms=5_000)
+    assert after.variables["results"] == ["A", "B", "C"]
+    client.complete_job(after.key)
+
+
+def test_sequential_multi_instance_runs_one_item_at_a_time(client):
+    client.deploy(model(
+        "one-by-one", '<bpmn:startEvent id="start" />' + multi_task("in-turn", sequential=True) + '<bpmn:endEvent id="end" />'
+        + flows(("start", "each"), ("each", "end")),
+    ))
+    client.create_instance("one-by-one", {"items": [1, 2, 3]})
+    seen = []
+    for _ in range(3):
+        [job] = client.activate_jobs("in-turn", max_jobs=10, request_timeout_ms=5_000)
+        seen.append(job.variables["item"])
+        client.complete_job(job.key, {"result": job.variables["item"] * 10})
+    assert seen == [1, 2, 3]
+    assert client.activate_jobs("in-turn", request_timeout_ms=-1) == []
+
+
+def test_a_completion_condition_ends_the_remaining_instances(client):
+    client.deploy(model(
+        "first-two", '<bpmn:startEvent id="start" />'
+        + multi_task("quorum", condition="=numberOfCompletedInstances &gt;= 2", output=False)
+        + job_task("serviceTask", "after", "after-quorum") + '<bpmn:endEvent id="end" />'
+        + flows(("start", "each"), ("each", "after"), ("after", "end")),
+    ))
+    client.create_instance("first-two", {"items": ["x", "y", "z"]})
+    jobs = client.activate_jobs("quorum", max_jobs=10, request_timeout_ms=5_000)
+    assert len(jobs) == 3
+    client.complete_job(jobs[0].key)
+    client.complete_job(jobs[1].key)
+    [after] = client.activate_jobs("after-quorum", request_timeout_ms=5_000)
+    with pytest.raises(GatewayError) as gone:
+        client.complete_job(jobs[2].key)
+    assert gone.value.status == "NOT_FOUND"
+    client.complete_job(after.key)
+
+
+def test_an_empty_collection_skips_the_activity_and_a_non_list_is_an_incident(client, propolis_dev_module):
+    client.deploy(model(
+        "maybe-none", '<bpmn:startEvent id="start" />' + multi_task("never-run") + job_task("serviceTask", "after", "after-none")
+        + '<bpmn:endEvent id="end" />' + flows(("start", "each"), ("each", "after"), ("after", "end")),
+    ))
+    client.create_instance("maybe-none", {"items": []})
+    [after] = client.activate_jobs("after-none", request_timeout_ms=5_000)
+    assert after.variables["results"] == []
+    client.complete_job(after.key)
+    broken = client.create_instance("maybe-none", {"items": "abc"})
+    [incident] = open_incidents(propolis_dev_module.console_url, broken.key)
+    assert "inputCollection" in incident["error_message"] and "list" in incident["error_message"]
