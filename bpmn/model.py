@@ -34,6 +34,9 @@ class ElementKind(StrEnum):
     BOUNDARY_EVENT = "BOUNDARY_EVENT"
     CALL_ACTIVITY = "CALL_ACTIVITY"
     MULTI_INSTANCE_BODY = "MULTI_INSTANCE_BODY"
+    EVENT_BASED_GATEWAY = "EVENT_BASED_GATEWAY"
+    INCLUSIVE_GATEWAY = "INCLUSIVE_GATEWAY"
+    EVENT_SUB_PROCESS = "EVENT_SUB_PROCESS"
 
 
 class Expression(Protocol):
@@ -128,7 +131,7 @@ class Element:
     default_flow_id: str | None = None
     # the id of the embedded sub-process this element is in; None at the process level
     parent_id: str | None = None
-    # embedded sub-process: its none start event
+    # embedded sub-process: its none start event; event sub-process: its one start event
     start_event_id: str | None = None
     # Zeebe's bpmnEventType of an event: MESSAGE, TERMINATE, TIMER, ... (UNSPECIFIED if none)
     event_type: str = "UNSPECIFIED"
@@ -157,6 +160,15 @@ class Element:
     link_target_id: str | None = None
     # activity: the ids of the boundary events attached to it, in file order
     boundary_ids: list[str] = field(default_factory=list)
+    # signal events: the signal's name (static or an expression)
+    signal_name: Expression | None = None
+    # escalation events: the code thrown, or caught (None with catches_all_escalations)
+    escalation_code: Expression | None = None
+    catches_all_escalations: bool = False
+    # the events whose triggers are opened when this element is entered, besides its boundary
+    # events: a catch event or receive task itself, an event-based gateway's events, the start
+    # events of the event sub-processes of a sub-process
+    catch_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -168,8 +180,14 @@ class Process:
     # (ids are unique per file), each naming its sub-process in `parent_id`
     elements: dict[str, Element]
     flows: dict[str, SequenceFlow]  # by flow id, those inside sub-processes included
-    start_event_id: str  # the process level's none start event
+    start_event_id: str | None  # the process level's none start event, if it has one
     is_executable: bool = True
+    # start events with a message, timer or signal definition at the process level
+    event_start_ids: list[str] = field(default_factory=list)
+    # start events of the event sub-processes at the process level
+    catch_ids: list[str] = field(default_factory=list)
+    # inclusive gateways that join flows: tokens arriving elsewhere may make them ready
+    inclusive_join_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

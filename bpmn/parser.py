@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from lxml import etree
 from propolis.bpmn.errors import BpmnParseError, FeelSyntaxError, Problem
@@ -53,8 +54,6 @@ IGNORED = {
 NOT_YET = {
     "adHocSubProcess": "Flatten it into the process for now",
     "transaction": "Flatten it into the process for now",
-    "inclusiveGateway": "Use parallel and exclusive gateways",
-    "eventBasedGateway": "Use a receive task or a message catch event",
     "complexGateway": "Use parallel and exclusive gateways",
 }
 
@@ -159,6 +158,15 @@ def _is_bpmn(node: etree._Element) -> bool:
     return type(tag) is str and tag.startswith(B)
 
 
+@dataclass(slots=True)
+class _Scope:
+    """The start events of a process or sub-process, as its reader found them."""
+
+    start_id: str | None  # the none start event (an event sub-process: its one start event)
+    event_start_ids: list[str]  # process level: message, timer and signal start events
+    catch_ids: list[str]  # the start events of the event sub-processes directly inside
+
+
 class _ProcessReader:
     """Reads the processes of one resource, collecting problems instead of stopping."""
 
@@ -168,8 +176,11 @@ class _ProcessReader:
         self.problems = problems
         self.message_nodes = {m.get("id"): m for m in root.iter(f"{B}message")}
         self.error_nodes = {e.get("id"): e for e in root.iter(f"{B}error")}
+        self.signal_nodes = {e.get("id"): e for e in root.iter(f"{B}signal")}
+        self.escalation_nodes = {e.get("id"): e for e in root.iter(f"{B}escalation")}
         # A message is read (and its problems reported) once, however many elements use it.
         self.messages: dict[str, MessageDefinition | None] = {}
+        self.keyless_reported: set[str] = set()  # messages reported as lacking a correlation key
         # Flows whose condition was written but is wrong: reported once, not also as missing.
         self.flows_with_bad_condition: set[str] = set()
         self.process_of: dict[str, str] = {}  # element id -> id of its process, for hints
@@ -229,9 +240,9 @@ class _ProcessReader:
         elements: dict[str, Element] = {}
         flows: dict[str, SequenceFlow] = {}
         nodes: dict[str, etree._Element] = {}  # id -> XML node, for elements and flows
-        start_id = self.read_scope(node, None, elements, flows, nodes)
+        scope = self.read_scope(node, None, elements, flows, nodes)
         self.link(node, nodes, elements, flows)
-        if start_id is None:
+        if scope is None:
             return None
         return Process(
             id=process_id,
@@ -239,21 +250,28 @@ class _ProcessReader:
             line=node.sourceline,
             elements=elements,
             flows=flows,
-            start_event_id=start_id,
+            start_event_id=scope.start_id,
+            event_start_ids=scope.event_start_ids,
+            catch_ids=scope.catch_ids,
+            inclusive_join_ids=[e.id for e in elements.values() if e.kind == ElementKind.INCLUSIVE_GATEWAY and len(e.incoming) > 1],
         )
 
     def read_scope(
         self,
         node: etree._Element,
-        parent_id: str | None,
+        parent: Element | None,
         elements: dict[str, Element],
         flows: dict[str, SequenceFlow],
         nodes: dict[str, etree._Element],
-    ) -> str | None:
-        """Read the flow nodes of a process or an embedded sub-process (recursively) into
-        `elements` and `flows`; return the id of the scope's one none start event."""
+    ) -> _Scope | None:
+        """Read the flow nodes of a process or a sub-process (recursively) into `elements` and
+        `flows`; return its start events, or None when it cannot start."""
+        parent_id = parent.id if parent is not None else None
+        event_sub = parent is not None and parent.kind == ElementKind.EVENT_SUB_PROCESS
         refused_start_events = 0
         starts: list[Element] = []
+        event_starts: list[Element] = []
+        catch_ids: list[str] = []
         for child in node:
             if not _is_bpmn(child):
                 continue  # comments, other vendors' and diagram elements
@@ -270,10 +288,9 @@ class _ProcessReader:
             if tag == "sequenceFlow":
                 flows[child_id] = self.sequence_flow(child)
                 continue
-            if tag == "subProcess" and (child.get("triggeredByEvent") or "").lower() == "true":
-                self.problem(child, "an event sub-process is not supported yet", "Use boundary events or model the handling in the process for now")
-                continue
             reader = FLOW_NODES.get(tag)
+            if tag == "subProcess" and (child.get("triggeredByEvent") or "").strip().lower() == "true":
+                reader = (ElementKind.EVENT_SUB_PROCESS, _sub_process)
             if reader is None:
                 hint = NOT_YET.get(tag, "It is not a BPMN element that propolis can run")
                 self.problem(child, f"{_type_name(child)} is not supported yet", hint)
@@ -281,27 +298,45 @@ class _ProcessReader:
             kind, read = reader
             element = Element(id=child_id, kind=kind, line=child.sourceline, name=child.get("name"), parent_id=parent_id)
             self.check_common(child, element)
-            if read(self, child, element):
+            if kind == ElementKind.START_EVENT:
+                ok = _start_event(self, child, element, "event" if event_sub else "process" if parent is None else "sub")
+            else:
+                ok = read(self, child, element)
+            if ok:
                 elements[child_id] = element
                 if kind == ElementKind.START_EVENT:
-                    starts.append(element)
-                elif kind == ElementKind.SUB_PROCESS:
-                    element.start_event_id = self.read_scope(child, child_id, elements, flows, nodes)
+                    (event_starts if element.event_type != "UNSPECIFIED" else starts).append(element)
+                elif kind in (ElementKind.SUB_PROCESS, ElementKind.EVENT_SUB_PROCESS):
+                    inner = self.read_scope(child, element, elements, flows, nodes)
+                    if inner is not None:
+                        element.start_event_id = inner.start_id
+                        element.catch_ids = inner.catch_ids
+                        if kind == ElementKind.EVENT_SUB_PROCESS:
+                            catch_ids.append(inner.start_id)
             elif kind == ElementKind.START_EVENT:
                 refused_start_events += 1
-        where = "the process" if parent_id is None else f"the sub-process '{parent_id}'"
+        where = "the process" if parent_id is None else f"the event sub-process '{parent_id}'" if event_sub else f"the sub-process '{parent_id}'"
+        if event_sub:
+            if len(event_starts) != 1 or starts:
+                if not refused_start_events:
+                    found = ", ".join(f"'{s.id}' (line {s.line})" for s in [*starts, *event_starts]) or "none"
+                    self.problem(node, f"{where} must have exactly one start event with an event definition, but has: {found}", "Give it one message, timer, signal, error or escalation start event")
+                return None
+            return _Scope(event_starts[0].id, [], catch_ids)
         if len(starts) > 1:
             listed = ", ".join(f"'{s.id}' (line {s.line})" for s in starts)
             self.problem(node, f"{where} has {len(starts)} none start events: {listed}", "It may have only one; remove the others")
             return None
-        if not starts:
+        if not starts and not event_starts:
             if not refused_start_events:  # otherwise the refused start event says it all
-                hint = "Add one; message, timer and signal start events are not supported yet"
+                hint = "Add a none, message, timer or signal start event"
                 if parent_id is not None:
                     hint = "An embedded sub-process starts at its one none start event; add one inside it"
-                self.problem(node, f"{where} has no none start event", hint)
+                self.problem(node, f"{where} has no start event", hint)
             return None
-        return starts[0].id
+        if parent_id is not None and not starts:
+            return None  # the sub-process reader reported its event start events
+        return _Scope(starts[0].id if starts else None, [e.id for e in event_starts], catch_ids)
 
     def check_common(self, node: etree._Element, element: Element | None = None) -> None:
         """What any flow node may carry that changes how it runs and is not supported yet."""
@@ -370,11 +405,11 @@ class _ProcessReader:
                 continue
             if source is not None:
                 source.outgoing.append(flow.id)
-                if flow.condition is not None and source.kind != ElementKind.EXCLUSIVE_GATEWAY:
+                if flow.condition is not None and source.kind not in (ElementKind.EXCLUSIVE_GATEWAY, ElementKind.INCLUSIVE_GATEWAY):
                     self.problem(
                         node,
                         f"sequence flow '{flow.id}' has a condition, but it leaves {_type_name(by_id[source.id])} '{source.id}'",
-                        "Only flows leaving an exclusive gateway may have conditions; add an exclusive gateway before the flow",
+                        "Only flows leaving an exclusive or inclusive gateway may have conditions; add a gateway before the flow",
                     )
             if target is not None:
                 target.incoming.append(flow.id)
@@ -407,6 +442,12 @@ class _ProcessReader:
                 self.problem(node, f"an end event cannot have outgoing sequence flows, but it has {_quoted(element.outgoing)}", "Remove them, or use another element type")
             if element.kind == ElementKind.EXCLUSIVE_GATEWAY:
                 self.check_exclusive(node, element, flows)
+            if element.kind == ElementKind.INCLUSIVE_GATEWAY:
+                self.check_default(node, element)
+            if element.kind == ElementKind.EVENT_BASED_GATEWAY:
+                self.check_event_based(node, element, elements, flows)
+            if element.kind == ElementKind.EVENT_SUB_PROCESS and (element.incoming or element.outgoing):
+                self.problem(node, "an event sub-process cannot have incoming or outgoing sequence flows", "Remove them: it starts by its start event's trigger and ends inside")
 
     def check_boundary(self, node: etree._Element, element: Element, elements: dict[str, Element]) -> None:
         target = elements.get(element.attached_to)
@@ -442,7 +483,7 @@ class _ProcessReader:
         hint = f"Did you mean '{close[0]}'?" if close else None
         return f"the {end} of sequence flow '{flow_id}' is '{ref}', but no element with that id exists in process '{process_id}'", hint
 
-    def check_exclusive(self, node: etree._Element, element: Element, flows: dict[str, SequenceFlow]) -> None:
+    def check_default(self, node: etree._Element, element: Element) -> None:
         default = element.default_flow_id
         if default is not None and default not in element.outgoing:
             choices = _quoted(element.outgoing) if element.outgoing else "none"
@@ -451,6 +492,29 @@ class _ProcessReader:
                 f"the default flow '{default}' is not an outgoing sequence flow of this gateway",
                 f"Set default to one of its outgoing flows ({choices})",
             )
+
+    def check_event_based(self, node: etree._Element, element: Element, elements: dict[str, Element], flows: dict[str, SequenceFlow]) -> None:
+        if len(element.outgoing) < 2:
+            self.problem(node, f"an event-based gateway needs at least two outgoing sequence flows, but it has {len(element.outgoing)}", "Connect it to two or more catch events")
+        for flow_id in element.outgoing:
+            target = elements.get(flows[flow_id].target_id)
+            if target is None:
+                continue
+            waits = target.kind == ElementKind.INTERMEDIATE_CATCH_EVENT and (target.message or target.timer or target.signal_name)
+            if not waits:
+                self.problem(
+                    node,
+                    f"the sequence flow '{flow_id}' leads to '{target.id}', which is not a message, timer or signal intermediate catch event",
+                    "An event-based gateway may only lead to message, timer or signal intermediate catch events",
+                )
+                continue
+            if len(target.incoming) > 1:
+                self.problem(node, f"the catch event '{target.id}' after the event-based gateway has other incoming flows", "Give it the gateway as its only incoming flow")
+            element.catch_ids.append(target.id)
+
+    def check_exclusive(self, node: etree._Element, element: Element, flows: dict[str, SequenceFlow]) -> None:
+        self.check_default(node, element)
+        default = element.default_flow_id
         if len(element.outgoing) > 1:
             for flow_id in element.outgoing:
                 if flow_id != default and flows[flow_id].condition is None and flow_id not in self.flows_with_bad_condition:
@@ -524,13 +588,30 @@ class _ProcessReader:
         return self.expression(error, code, f"the errorCode of error '{ref}'"), False
 
     # -- messages ---------------------------------------------------------------------------
-    def message(self, node: etree._Element, message_ref: str | None) -> MessageDefinition | None:
+    def message(self, node: etree._Element, message_ref: str | None, needs_key: bool = True) -> MessageDefinition | None:
+        """The message an element waits for. Every waiting element but a process's message
+        start event needs a correlation key: it picks the instance a message is for."""
         message_ref = (message_ref or "").strip()
         if not message_ref:
             self.problem(node, "it waits for a message but has no messageRef", "Set messageRef to the id of a bpmn:message with a name and a correlation key")
             return None
-        if message_ref in self.messages:
-            return self.messages[message_ref]
+        if message_ref not in self.messages:
+            self.messages[message_ref] = self._message(node, message_ref)
+        definition = self.messages[message_ref]
+        if definition is not None and needs_key and definition.correlation_key is None:
+            message = self.message_nodes[message_ref]
+            if message_ref in self.keyless_reported:
+                return None
+            self.keyless_reported.add(message_ref)
+            self.problem(
+                message,
+                f"the message '{message_ref}' has no correlation key, but element '{node.get('id')}' waits for it",
+                "Add <zeebe:subscription correlationKey=\"=orderId\" /> (an expression) under its extensionElements",
+            )
+            return None
+        return definition
+
+    def _message(self, node: etree._Element, message_ref: str) -> MessageDefinition | None:
         message = self.message_nodes.get(message_ref)
         if message is None:
             close = difflib.get_close_matches(message_ref, [m for m in self.message_nodes if m], n=1)
@@ -540,11 +621,9 @@ class _ProcessReader:
                 f"Did you mean '{close[0]}'?" if close else "Add a bpmn:message with that id under bpmn:definitions",
             )
             return None
-        definition = self.read_message(message, message_ref, node.get("id"))
-        self.messages[message_ref] = definition
-        return definition
+        return self.read_message(message, message_ref)
 
-    def read_message(self, message: etree._Element, message_ref: str, waiting_id: str | None) -> MessageDefinition | None:
+    def read_message(self, message: etree._Element, message_ref: str) -> MessageDefinition | None:
         name_text = message.get("name")
         name = None
         if name_text is None or not name_text.strip():
@@ -554,13 +633,11 @@ class _ProcessReader:
         subscriptions = [e for e in _extensions(message) if e.tag == f"{Z}subscription"]
         key_text = subscriptions[0].get("correlationKey") if subscriptions else None
         correlation_key = None
+        key_problem = False
         if key_text is None or not key_text.strip():
-            self.problem(
-                message,
-                f"the message '{message_ref}' has no correlation key, but element '{waiting_id}' waits for it",
-                "Add <zeebe:subscription correlationKey=\"=orderId\" /> (an expression) under its extensionElements",
-            )
+            pass  # reported by `message` for the elements that need one
         elif not key_text.lstrip().startswith("="):
+            key_problem = True
             # As in Zeebe: a static key would give every instance the same key.
             suggestion = f"write '={key_text.strip()}' to read that variable" if _TARGET.fullmatch(key_text.strip()) else "such as '=orderId'"
             self.problem(
@@ -570,9 +647,50 @@ class _ProcessReader:
             )
         else:
             correlation_key = self.expression(message, key_text, f"the correlationKey of message '{message_ref}'")
-        if name is None or correlation_key is None:
+            key_problem = correlation_key is None
+        if name is None or key_problem:
             return None
         return MessageDefinition(id=message_ref, name=name, correlation_key=correlation_key)
+
+    # -- signals and escalations ------------------------------------------------------------
+    def signal(self, node: etree._Element, definition: etree._Element) -> Expression | None:
+        """The name of the bpmn:signal a signal event throws or catches."""
+        ref = (definition.get("signalRef") or "").strip()
+        signal = self.signal_nodes.get(ref) if ref else None
+        if signal is None:
+            close = difflib.get_close_matches(ref, [e for e in self.signal_nodes if e], n=1) if ref else []
+            what = f"the signalRef '{ref}' names no bpmn:signal in this file" if ref else "the signal event has no signalRef"
+            self.problem(node, what, f"Did you mean '{close[0]}'?" if close else "Add a bpmn:signal with a name and set signalRef to its id")
+            return None
+        name = signal.get("name")
+        if name is None or not name.strip():
+            self.problem(signal, f"the signal '{ref}' has no name", "Give it a name: signals are broadcast by name")
+            return None
+        return self.expression(signal, name, f"the name of signal '{ref}'")
+
+    def escalation_code(self, node: etree._Element, definition: etree._Element, catching: bool) -> tuple[Expression | None, bool]:
+        """The code of an escalationEventDefinition: (expression, catches every escalation)."""
+        ref = (definition.get("escalationRef") or "").strip()
+        if not ref:
+            if catching:
+                return None, True
+            self.problem(node, "the escalation event has no escalationRef", "Set escalationRef to a bpmn:escalation with an escalationCode")
+            return None, False
+        escalation = self.escalation_nodes.get(ref)
+        if escalation is None:
+            close = difflib.get_close_matches(ref, [e for e in self.escalation_nodes if e], n=1)
+            self.problem(node, f"the escalationRef '{ref}' names no bpmn:escalation in this file", f"Did you mean '{close[0]}'?" if close else "Add a bpmn:escalation with that id and an escalationCode")
+            return None, False
+        code = escalation.get("escalationCode")
+        if code is None or not code.strip():
+            if catching:
+                return None, True
+            self.problem(escalation, f"the escalation '{ref}' has no escalationCode, but element '{node.get('id')}' throws it", "Give it an escalationCode")
+            return None, False
+        if catching and code.strip().startswith("="):
+            self.problem(escalation, f"the escalationCode of escalation '{ref}' is an expression, but element '{node.get('id')}' catches it", "A caught escalation code must be a static value")
+            return None, False
+        return self.expression(escalation, code, f"the escalationCode of escalation '{ref}'"), False
 
 
 _ACTIVITIES = frozenset({
@@ -651,15 +769,42 @@ def _kind_of(definition: etree._Element) -> str:
     return _local(definition).removesuffix("EventDefinition")
 
 
-def _start_event(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+def _start_event(reader: _ProcessReader, node: etree._Element, element: Element, scope: str) -> bool:
+    """A none start event anywhere; message, timer and signal start events at the process
+    level; in an event sub-process, exactly one start event that also may catch an error or
+    an escalation, interrupting (the default) or not."""
     definitions = _event_definitions(node)
-    if definitions:
-        reader.problem(
-            node,
-            f"{_a(_kind_of(definitions[0]))} start event is not supported yet",
-            "Use a none start event (no event definition) and create instances through the API",
-        )
+    kinds = [_kind_of(d) for d in definitions]
+    element.cancel_activity = (node.get("isInterrupting") or "true").strip().lower() != "false"
+    if not kinds:
+        _io_mappings(reader, node, element)
+        return True
+    if scope == "sub":
+        reader.problem(node, f"{_a(kinds[0])} start event cannot start an embedded sub-process", "Use a none start event; an event sub-process (triggeredByEvent=\"true\") starts by events")
         return False
+    allowed = ("message", "timer", "signal", "error", "escalation") if scope == "event" else ("message", "timer", "signal")
+    if len(kinds) > 1 or kinds[0] not in allowed:
+        where = "in an event sub-process" if scope == "event" else "at the process level"
+        reader.problem(node, f"{_a(' and '.join(kinds))} start event is not supported {where}", f"Use one of: none, {', '.join(allowed)}")
+        return False
+    kind, definition = kinds[0], definitions[0]
+    element.event_type = kind.upper()
+    if kind == "message":
+        element.message = reader.message(node, definition.get("messageRef"), needs_key=scope == "event")
+        if element.message is None:
+            return False
+    elif kind == "timer":
+        element.timer = _timer(reader, node, definition)
+        if element.timer is not None and scope == "event" and element.timer.kind == "cycle" and element.cancel_activity:
+            reader.problem(node, "an interrupting timer start event of an event sub-process cannot have a timeCycle", "Make it non-interrupting (isInterrupting=\"false\") or use a timeDuration or timeDate")
+    elif kind == "signal":
+        element.signal_name = reader.signal(node, definition)
+    elif kind == "error":
+        element.error_code, element.catches_all_errors = reader.error_code(node, definition, catching=True)
+        if not element.cancel_activity:
+            reader.problem(node, "an error start event cannot be non-interrupting", "Remove isInterrupting=\"false\": an error always interrupts its scope")
+    elif kind == "escalation":
+        element.escalation_code, element.catches_all_escalations = reader.escalation_code(node, definition, catching=True)
     _io_mappings(reader, node, element)
     return True
 
@@ -674,8 +819,14 @@ def _end_event(reader: _ProcessReader, node: etree._Element, element: Element) -
         element.error_code, _ = reader.error_code(node, definitions[0], catching=False)
     elif kinds == ["message"]:
         return _message_throw(reader, node, element, "message end event")
+    elif kinds == ["signal"]:
+        element.event_type = "SIGNAL"
+        element.signal_name = reader.signal(node, definitions[0])
+    elif kinds == ["escalation"]:
+        element.event_type = "ESCALATION"
+        element.escalation_code, _ = reader.escalation_code(node, definitions[0], catching=False)
     elif kinds:
-        reader.problem(node, f"{_a(_kind_of(definitions[0]))} end event is not supported yet", "Use a none, terminate, error or message end event")
+        reader.problem(node, f"{_a(' and '.join(kinds))} end event is not supported yet", "Use a none, terminate, error, message, signal or escalation end event")
         return False
     _io_mappings(reader, node, element)
     return True
@@ -688,11 +839,17 @@ def _throw_event(reader: _ProcessReader, node: etree._Element, element: Element)
         return _message_throw(reader, node, element, "message intermediate throw event")
     if kinds == ["link"]:
         return _link(reader, node, element, definitions[0])
-    if kinds:
+    if kinds == ["signal"]:
+        element.event_type = "SIGNAL"
+        element.signal_name = reader.signal(node, definitions[0])
+    elif kinds == ["escalation"]:
+        element.event_type = "ESCALATION"
+        element.escalation_code, _ = reader.escalation_code(node, definitions[0], catching=False)
+    elif kinds:
         reader.problem(
             node,
             f"{_a(' and '.join(kinds))} intermediate throw event is not supported yet",
-            "Use a none or message intermediate throw event",
+            "Use a none, message, signal, escalation or link intermediate throw event",
         )
         return False
     _io_mappings(reader, node, element)
@@ -763,6 +920,7 @@ def _job_definition(reader: _ProcessReader, node: etree._Element, element: Eleme
 
 def _receive_task(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
     element.message = reader.message(node, node.get("messageRef"))
+    element.catch_ids = [element.id]
     _io_mappings(reader, node, element)
     return True
 
@@ -775,12 +933,16 @@ def _catch_event(reader: _ProcessReader, node: etree._Element, element: Element)
         element.timer = _timer(reader, node, definitions[0])
     elif kinds == ["message"]:
         element.message = reader.message(node, definitions[0].get("messageRef"))
+    elif kinds == ["signal"]:
+        element.event_type = "SIGNAL"
+        element.signal_name = reader.signal(node, definitions[0])
     elif kinds == ["link"]:
         return _link(reader, node, element, definitions[0])
     else:
         described = " and ".join(kinds) if kinds else "none"
-        reader.problem(node, f"{_a(described)} intermediate catch event is not supported yet", "Use a message, timer or link catch event")
+        reader.problem(node, f"{_a(described)} intermediate catch event is not supported yet", "Use a message, timer, signal or link catch event")
         return False
+    element.catch_ids = [element.id]
     _io_mappings(reader, node, element)
     return True
 
@@ -831,9 +993,17 @@ def _boundary_event(reader: _ProcessReader, node: etree._Element, element: Eleme
         element.error_code, element.catches_all_errors = reader.error_code(node, definitions[0], catching=True)
         if not element.cancel_activity:
             reader.problem(node, "an error boundary event cannot be non-interrupting", "Remove cancelActivity=\"false\": an error always interrupts the activity")
+    elif kinds == ["message"]:
+        element.message = reader.message(node, definitions[0].get("messageRef"))
+    elif kinds == ["signal"]:
+        element.event_type = "SIGNAL"
+        element.signal_name = reader.signal(node, definitions[0])
+    elif kinds == ["escalation"]:
+        element.event_type = "ESCALATION"
+        element.escalation_code, element.catches_all_escalations = reader.escalation_code(node, definitions[0], catching=True)
     else:
         described = " and ".join(kinds) if kinds else "none"
-        reader.problem(node, f"{_a(described)} boundary event is not supported yet", "Use a timer or error boundary event")
+        reader.problem(node, f"{_a(described)} boundary event is not supported yet", "Use a timer, error, message, signal or escalation boundary event")
         return False
     _io_mappings(reader, node, element)
     return True
@@ -847,6 +1017,12 @@ def _exclusive_gateway(reader: _ProcessReader, node: etree._Element, element: El
 
 
 def _parallel_gateway(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    _no_io_mappings(reader, node)
+    return True
+
+
+def _event_based_gateway(reader: _ProcessReader, node: etree._Element, element: Element) -> bool:
+    """Its events are found once the flows are linked (see `check_event_based`)."""
     _no_io_mappings(reader, node)
     return True
 
@@ -961,11 +1137,13 @@ FLOW_NODES: dict[str, tuple[ElementKind, ReadFn]] = {
     "subProcess": (ElementKind.SUB_PROCESS, _sub_process),
     "boundaryEvent": (ElementKind.BOUNDARY_EVENT, _boundary_event),
     "callActivity": (ElementKind.CALL_ACTIVITY, _call_activity),
-    "startEvent": (ElementKind.START_EVENT, _start_event),
+    "startEvent": (ElementKind.START_EVENT, lambda reader, node, element: _start_event(reader, node, element, "process")),
     "endEvent": (ElementKind.END_EVENT, _end_event),
     "serviceTask": (ElementKind.SERVICE_TASK, _service_task),
     "receiveTask": (ElementKind.RECEIVE_TASK, _receive_task),
     "intermediateCatchEvent": (ElementKind.INTERMEDIATE_CATCH_EVENT, _catch_event),
     "exclusiveGateway": (ElementKind.EXCLUSIVE_GATEWAY, _exclusive_gateway),
+    "inclusiveGateway": (ElementKind.INCLUSIVE_GATEWAY, _exclusive_gateway),
     "parallelGateway": (ElementKind.PARALLEL_GATEWAY, _parallel_gateway),
+    "eventBasedGateway": (ElementKind.EVENT_BASED_GATEWAY, _event_based_gateway),
 }

@@ -26,7 +26,6 @@ from propolis.gateway.requests import Command, Requests
 Handler = Callable[[Any, Any], Awaitable[Any]]
 
 NOT_SUPPORTED = (
-    "BroadcastSignal",
     "EvaluateDecision",
     "ModifyProcessInstance",
     "MigrateProcessInstance",
@@ -62,6 +61,7 @@ class Handlers:
             "SetVariables": command(r.set_variables, responses.set_variables),
             "ResolveIncident": command(r.resolve_incident, responses.resolve_incident),
             "PublishMessage": command(r.publish_message, responses.publish_message),
+            "BroadcastSignal": command(r.broadcast_signal, responses.broadcast_signal),
             "ActivateJobs": self.activate_jobs,
             "StreamActivatedJobs": self.stream_activated_jobs,
             "CompleteJob": command(r.complete_job, responses.complete_job),

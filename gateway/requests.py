@@ -26,6 +26,7 @@ from propolis.records import (
     MessageIntent,
     ProcessInstanceCreationIntent,
     ProcessInstanceIntent,
+    SignalIntent,
     ValueType,
     VariableDocumentIntent,
 )
@@ -221,6 +222,14 @@ class Requests:
             value,
             tenant_id=tenant,
         )
+
+    def broadcast_signal(self, request: Any) -> Command:
+        tenant = tenant_of(request.tenantId, "BroadcastSignal")
+        if not request.signalName:
+            raise invalid_argument(expected("broadcast a signal with a name", "the name was empty"))
+        value = {"signalName": request.signalName, "variables": self._variables(request.variables)}
+        # One partition: the deployment partition, where signal subscriptions are opened too.
+        return Command(self._router.deployment(), ValueType.SIGNAL, SignalIntent.BROADCAST, value, tenant_id=tenant)
 
     # -- jobs -----------------------------------------------------------------------------
     def _activation(self, request: Any, rpc: str, max_jobs: int) -> JobActivation:

@@ -120,6 +120,10 @@ def publish_message(response: BrokerResponse) -> Any:
     return pb.PublishMessageResponse(key=response.key, tenantId=response.tenant_id)
 
 
+def broadcast_signal(response: BrokerResponse) -> Any:
+    return pb.BroadcastSignalResponse(key=response.key, tenantId=response.tenant_id)
+
+
 def complete_job(response: BrokerResponse) -> Any:
     return _COMPLETE
 

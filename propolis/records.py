@@ -65,6 +65,11 @@ class ValueType(IntEnum):
     TIMER = 14
     SIGNAL = 15
     ERROR = 16
+    # numbered apart from the rest: value types added by the cluster work take the next ones
+    SIGNAL_SUBSCRIPTION = 30
+    MESSAGE_START_EVENT_SUBSCRIPTION = 31
+    ESCALATION = 32
+    RESOURCE_DELETION = 33
 
 
 class DeploymentIntent(IntEnum):
@@ -170,6 +175,27 @@ class SignalIntent(IntEnum):
     BROADCASTED = 1
 
 
+class SignalSubscriptionIntent(IntEnum):
+    CREATED = 0
+    DELETED = 1
+
+
+class MessageStartEventSubscriptionIntent(IntEnum):
+    CREATED = 0
+    CORRELATED = 1
+    DELETED = 2
+
+
+class EscalationIntent(IntEnum):
+    ESCALATED = 0
+    NOT_ESCALATED = 1
+
+
+class ResourceDeletionIntent(IntEnum):
+    DELETE = 0
+    DELETED = 1
+
+
 class ErrorIntent(IntEnum):
     CREATED = 0
 
@@ -191,6 +217,10 @@ INTENTS: dict[ValueType, type[IntEnum]] = {
     ValueType.TIMER: TimerIntent,
     ValueType.SIGNAL: SignalIntent,
     ValueType.ERROR: ErrorIntent,
+    ValueType.SIGNAL_SUBSCRIPTION: SignalSubscriptionIntent,
+    ValueType.MESSAGE_START_EVENT_SUBSCRIPTION: MessageStartEventSubscriptionIntent,
+    ValueType.ESCALATION: EscalationIntent,
+    ValueType.RESOURCE_DELETION: ResourceDeletionIntent,
 }
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from propolis.broker.state import State
 
-from propolis.records import MessageIntent, MessageSubscriptionIntent, Record, ValueType
+from propolis.records import (
+    MessageIntent,
+    MessageStartEventSubscriptionIntent,
+    MessageSubscriptionIntent,
+    Record,
+    SignalSubscriptionIntent,
+    ValueType,
+)
 
 
 def message_published(state: State, record: Record) -> None:
@@ -18,14 +25,12 @@ def message_expired(state: State, record: Record) -> None:
 
 def subscription_created(state: State, record: Record) -> None:
     state.messages.put_subscription(record.value)
-    instance = state.element_instances.get(record.value["elementInstanceKey"])
-    if instance is not None:
-        instance["subscription"] = record.value
-        state.element_instances.put(instance)
 
 
 def subscription_correlated(state: State, record: Record) -> None:
-    state.messages.remove_subscription(record.value)
+    # A non-interrupting boundary event or event sub-process keeps waiting for more.
+    if record.value.get("interrupting", True):
+        state.messages.remove_subscription(record.value)
     if state.messages.get(record.value["messageKey"]) is not None:
         state.messages.mark_correlated(record.value["messageKey"], record.value["bpmnProcessId"])
 
@@ -34,10 +39,41 @@ def subscription_deleted(state: State, record: Record) -> None:
     state.messages.remove_subscription(record.value)
 
 
+def start_subscription_created(state: State, record: Record) -> None:
+    state.messages.put_start_subscription(record.value)
+
+
+def start_subscription_deleted(state: State, record: Record) -> None:
+    state.messages.remove_start_subscription(record.value)
+
+
+def start_subscription_correlated(state: State, record: Record) -> None:
+    # While the instance a message started is active, no other message with its correlation
+    # key starts another one (Zeebe's rule; an empty key never locks).
+    value = record.value
+    if value["correlationKey"]:
+        state.messages.lock_start(value["tenantId"], value["bpmnProcessId"], value["correlationKey"], value["processInstanceKey"])
+    if state.messages.get(value["messageKey"]) is not None:
+        state.messages.mark_correlated(value["messageKey"], value["bpmnProcessId"])
+
+
+def signal_subscription_created(state: State, record: Record) -> None:
+    state.signals.put(record.value)
+
+
+def signal_subscription_deleted(state: State, record: Record) -> None:
+    state.signals.remove(record.value)
+
+
 APPLIERS = {
     (ValueType.MESSAGE, MessageIntent.PUBLISHED): message_published,
     (ValueType.MESSAGE, MessageIntent.EXPIRED): message_expired,
     (ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.CREATED): subscription_created,
     (ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.CORRELATED): subscription_correlated,
     (ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.DELETED): subscription_deleted,
+    (ValueType.MESSAGE_START_EVENT_SUBSCRIPTION, MessageStartEventSubscriptionIntent.CREATED): start_subscription_created,
+    (ValueType.MESSAGE_START_EVENT_SUBSCRIPTION, MessageStartEventSubscriptionIntent.DELETED): start_subscription_deleted,
+    (ValueType.MESSAGE_START_EVENT_SUBSCRIPTION, MessageStartEventSubscriptionIntent.CORRELATED): start_subscription_correlated,
+    (ValueType.SIGNAL_SUBSCRIPTION, SignalSubscriptionIntent.CREATED): signal_subscription_created,
+    (ValueType.SIGNAL_SUBSCRIPTION, SignalSubscriptionIntent.DELETED): signal_subscription_deleted,
 }

@@ -55,6 +55,8 @@ def element_finished(state: State, record: Record) -> None:
     state.variables.remove_scope(record.key)
     if instance is not None and instance["flowScopeKey"] >= 0:
         _adjust_scope(state, instance["flowScopeKey"], children=-1)
+    elif instance is not None:
+        state.messages.unlock_start(record.key)
 
 
 def sequence_flow_taken(state: State, record: Record) -> None:

@@ -22,6 +22,7 @@ from propolis.broker.processing import (
     message,
     process_instance,
     process_instance_creation,
+    signals,
     timers,
     variable_document,
 )
@@ -38,6 +39,7 @@ from propolis.records import (
     ProcessInstanceIntent,
     Record,
     RejectionType,
+    SignalIntent,
     TimerIntent,
     ValueType,
     VariableDocumentIntent,
@@ -67,6 +69,7 @@ PROCESSORS: dict[tuple[int, int], Processor] = {
     (ValueType.MESSAGE, MessageIntent.PUBLISH): message.publish_message,
     (ValueType.MESSAGE, MessageIntent.EXPIRE): message.expire_message,
     (ValueType.TIMER, TimerIntent.TRIGGER): timers.trigger_timer,
+    (ValueType.SIGNAL, SignalIntent.BROADCAST): signals.broadcast_signal,
 }
 
 

@@ -20,7 +20,6 @@ from propolis.broker.state.variable_state import ScopeVariables
 from propolis.records import (
     IncidentIntent,
     JobIntent,
-    MessageSubscriptionIntent,
     ProcessInstanceResultIntent,
     Record,
     RecordType,
@@ -46,8 +45,10 @@ class ExpressionFailure(Exception):
 
 class BpmnBehavior:
     def __init__(self, ctx: ProcessingContext, processes: ProcessCache) -> None:
+        from propolis.broker.processing import catch_events
         from propolis.broker.processing.elements import ELEMENTS
 
+        self.catch_events = catch_events
         self.ctx = ctx
         self.state = ctx.state
         self.processes = processes
@@ -56,8 +57,15 @@ class BpmnBehavior:
         # Set while a catch event is entered: (its local variables, variables to merge on
         # completion), e.g. errorCode/errorMessage and the variables sent with ThrowError.
         self.catch_payload: tuple[dict[str, Any], dict[str, Any]] | None = None
+        # Events after an event-based gateway that fired, by (flow scope key, element id), with
+        # the variables they carry: entered already triggered, they open nothing and go on.
+        self.entered_by_trigger: dict[tuple[int, str], dict[str, Any]] = {}
 
     # -- running -------------------------------------------------------------------------
+    def defer(self, step: Callable[[], None]) -> None:
+        """Run `step` after the work queued so far (e.g. once an element is fully entered)."""
+        self._work.append(step)
+
     def run(self) -> None:
         steps = 0
         while self._work:
@@ -89,31 +97,22 @@ class BpmnBehavior:
         }
 
     def transition(self, instance: dict[str, Any], intent: PI) -> Record:
-        element = None
-        if intent in _SUBSCRIBING_INTENTS and instance["bpmnElementType"] != ElementKind.PROCESS:
-            _, element = self.model(instance)
-            # A boundary event's timer belongs to its activity, not to the event's own instance;
-            # a multi-instance activity's boundary events belong to its body.
-            if not ((element.timer and element.kind != ElementKind.BOUNDARY_EVENT) or element.boundary_ids):
-                element = None
-            elif element.multi_instance is not None and instance["bpmnElementType"] != ElementKind.MULTI_INSTANCE_BODY:
-                element = None
-        if element is not None and intent == PI.ELEMENT_ACTIVATED:
-            from propolis.broker.processing import timers
-
-            # Evaluated before anything is written: a bad timer expression is an incident.
-            planned = timers.planned_timers(self, instance, element)
+        ids: list[str] = ()
+        if intent in _SUBSCRIBING_INTENTS and not instance.get("triggered"):
+            process, element = self.model(instance)
+            ids = self.catch_events.target_ids(process, element, instance)
+            if ids and intent == PI.ELEMENT_ACTIVATED:
+                # Evaluated before anything is written: a bad timer or correlation key
+                # expression is an incident on entering the element.
+                planned = self.catch_events.plan(self, instance, process, ids)
         value = {k: instance[k] for k in _PI_VALUE_FIELDS}
         record = self.ctx.event(ValueType.PROCESS_INSTANCE, intent, instance["key"], value, instance["tenantId"])
         instance["state"] = intent.name.removeprefix("ELEMENT_")
-        if element is not None:
-            from propolis.broker.processing import timers
-
+        if ids:
             if intent == PI.ELEMENT_ACTIVATED:
-                for target_id, due_ms, repetitions in planned:
-                    timers.create_timer(self, instance, target_id, due_ms, repetitions)
+                self.catch_events.open_triggers(self, instance, planned)
             else:
-                timers.cancel_timers(self, instance)
+                self.catch_events.close_triggers(self, instance)
         return record
 
     def activate(self, scope: dict[str, Any], element: Element, taken_flow_ids: list[str]) -> None:
@@ -218,7 +217,55 @@ class BpmnBehavior:
             if all(counts.taken_flow_count(scope_key, f) > 0 for f in target.incoming):
                 self.activate(scope, target, list(target.incoming))
             return
-        self.activate(scope, target, [flow_id])
+        if target.kind != ElementKind.INCLUSIVE_GATEWAY or len(target.incoming) == 1:
+            self.activate(scope, target, [flow_id])
+        self.try_inclusive_joins(scope_key, process)
+
+    def try_inclusive_joins(self, scope_key: int, process: Process) -> None:
+        """Activate each inclusive join of the scope that has a token and that no other token
+        of the scope can still reach through a flow it has not received, as BPMN defines it."""
+        if not process.inclusive_join_ids:
+            return
+        scope = self.state.element_instances.get(scope_key)
+        if scope is None or scope["state"] != "ACTIVATED":
+            return
+        counts = self.state.element_instances
+        waiting = set(counts.taken_flows(scope_key))
+        for join_id in process.inclusive_join_ids:
+            join = process.elements[join_id]
+            taken = [f for f in join.incoming if f in waiting]
+            if not taken:
+                continue
+            missing = {f for f in join.incoming if f not in waiting}
+            if missing and self._can_reach(scope_key, process, join, missing, waiting):
+                continue
+            self.activate(scope, join, taken)
+            waiting.difference_update(taken)
+
+    def _can_reach(self, scope_key: int, process: Process, join: Element, missing: set[str], waiting: set[str]) -> bool:
+        """Whether a token of the scope (an active element, or a flow waiting elsewhere) can
+        still arrive at `join` through one of the `missing` flows."""
+        starts = []
+        for child_key in self.state.element_instances.children(scope_key):
+            child = self.state.element_instances.get(child_key)
+            if child is not None and child["state"] in ("ACTIVATING", "ACTIVATED", "COMPLETING"):
+                starts.append(child["elementId"])
+        starts += [process.flows[f].target_id for f in waiting if f not in join.incoming]
+        seen: set[str] = set()
+        while starts:
+            element_id = starts.pop()
+            if element_id in seen or element_id == join.id:
+                continue
+            seen.add(element_id)
+            element = process.elements.get(element_id)
+            if element is None:
+                continue
+            for flow_id in element.outgoing:
+                if flow_id in missing:
+                    return True
+                starts.append(process.flows[flow_id].target_id)
+            starts.extend(element.boundary_ids)
+        return False
 
     def complete_scope_if_done(self, scope_key: int) -> None:
         scope = self.state.element_instances.get(scope_key)
@@ -226,6 +273,9 @@ class BpmnBehavior:
             return
         if scope["activeChildren"] == 0 and scope["activeFlows"] == 0:
             self.complete(scope)
+            return
+        process, _ = self.model(scope)
+        self.try_inclusive_joins(scope_key, process)
 
     def terminate_siblings_and_complete_scope(self, instance: dict[str, Any]) -> None:
         """A terminate end event: end every other token of its flow scope, then complete
@@ -259,11 +309,6 @@ class BpmnBehavior:
             job = self.state.jobs.get(instance["jobKey"])
             if job is not None:
                 self.ctx.event(ValueType.JOB, JobIntent.CANCELED, instance["jobKey"], job, job["tenantId"])
-        if instance.get("subscription"):
-            self.ctx.event(
-                ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.DELETED,
-                instance["key"], instance["subscription"], instance["tenantId"],
-            )
         if instance["incidentKey"] > 0:
             incident = self.state.incidents.get(instance["incidentKey"])
             if incident is not None:

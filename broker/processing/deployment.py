@@ -5,12 +5,23 @@ from __future__ import annotations
 import hashlib
 
 from propolis.bpmn.errors import BpmnError
+from propolis.bpmn.model import Process
 from propolis.bpmn.parser import parse_bpmn
+from propolis.bpmn.timers import TimerValueError
 from propolis.broker.engine.context import ProcessingContext
 from propolis.broker.engine.rejections import RejectionError
+from propolis.broker.processing import timers
+from propolis.broker.processing.bpmn_behavior import BpmnBehavior
 from propolis.broker.processing.services import Services
 
-from propolis.records import DeploymentIntent, ProcessIntent, RejectionType, ValueType
+from propolis.records import (
+    DeploymentIntent,
+    MessageStartEventSubscriptionIntent,
+    ProcessIntent,
+    RejectionType,
+    SignalSubscriptionIntent,
+    ValueType,
+)
 
 BPMN_SUFFIXES = (".bpmn", ".xml")
 
@@ -35,6 +46,9 @@ def create_deployment(ctx: ProcessingContext, services: Services) -> None:
             errors.append(f"'{name}': {error}")
             continue
         for process in definitions.processes:
+            problem = _start_event_problem(process)
+            if problem:
+                errors.append(f"'{name}': {problem}")
             if process.id in seen_ids:
                 errors.append(f"'{name}': duplicated process id '{process.id}' (also in '{seen_ids[process.id]}')")
             seen_ids[process.id] = name
@@ -66,6 +80,7 @@ def create_deployment(ctx: ProcessingContext, services: Services) -> None:
         }
         ctx.event(ValueType.PROCESS, ProcessIntent.CREATED, key, stored)
         services.processes.put(key, process)
+        _replace_start_subscriptions(ctx, services, latest, stored, process)
         metadata.append(_metadata(stored, duplicate=False))
     record = ctx.event(
         ValueType.DEPLOYMENT,
@@ -85,4 +100,70 @@ def _metadata(process: dict, duplicate: bool) -> dict:
         "checksum": process["checksum"],
         "isDuplicate": duplicate,
         "tenantId": process["tenantId"],
+    }
+
+
+def _start_event_problem(process: Process) -> str | None:
+    """A timer start event's value is known at deployment (it sees no variables): check it."""
+    for start_id in process.event_start_ids:
+        start = process.elements[start_id]
+        if start.timer is None:
+            continue
+        what = f"time{start.timer.kind.capitalize()} of timer start event '{start_id}'"
+        try:
+            text = timers.to_text(start.timer.value.evaluate({}), what)
+            {"duration": timers.parse_duration, "date": timers.parse_date, "cycle": timers.parse_cycle}[start.timer.kind](text)
+        except TimerValueError as error:
+            return f"the {what} ({start.timer.value.source}) is not a valid timer value: {error}"
+    return None
+
+
+def _replace_start_subscriptions(ctx: ProcessingContext, services: Services, previous: dict | None, stored: dict, process: Process) -> None:
+    """Message, signal and timer start events belong to the latest version only, as in Zeebe:
+    deploying a new version closes those of the one before and opens its own."""
+    bpmn = BpmnBehavior(ctx, services.processes)
+    if previous is not None:
+        old = services.processes.get(ctx.state, previous["processDefinitionKey"])
+        if old.event_start_ids:
+            old_key = previous["processDefinitionKey"]
+            for start_id in old.event_start_ids:
+                start = old.elements[start_id]
+                if start.message is not None:
+                    subscription = _message_start(previous, start)
+                    ctx.event(ValueType.MESSAGE_START_EVENT_SUBSCRIPTION, MessageStartEventSubscriptionIntent.DELETED, old_key, subscription)
+            for subscription in list(ctx.state.signals.subscriptions_of(old_key)):
+                ctx.event(ValueType.SIGNAL_SUBSCRIPTION, SignalSubscriptionIntent.DELETED, old_key, subscription)
+            timers.cancel_start_timers(bpmn, old_key)
+    key = stored["processDefinitionKey"]
+    for start_id in process.event_start_ids:
+        start = process.elements[start_id]
+        if start.message is not None:
+            ctx.event(ValueType.MESSAGE_START_EVENT_SUBSCRIPTION, MessageStartEventSubscriptionIntent.CREATED, key, _message_start(stored, start))
+        elif start.signal_name is not None:
+            subscription = {
+                "signalName": start.signal_name.evaluate({}),
+                "processDefinitionKey": key,
+                "bpmnProcessId": stored["bpmnProcessId"],
+                "catchEventId": start_id,
+                "catchEventInstanceKey": -1,
+                "elementInstanceKey": -1,
+                "processInstanceKey": -1,
+                "interrupting": True,
+                "tenantId": stored["tenantId"],
+            }
+            ctx.event(ValueType.SIGNAL_SUBSCRIPTION, SignalSubscriptionIntent.CREATED, key, subscription)
+    timers.start_timers(bpmn, stored, process)
+
+
+def _message_start(process_def: dict, start) -> dict:
+    return {
+        "processDefinitionKey": process_def["processDefinitionKey"],
+        "bpmnProcessId": process_def["bpmnProcessId"],
+        "startEventId": start.id,
+        "messageName": start.message.name.evaluate({}),
+        "tenantId": process_def["tenantId"],
+        "correlationKey": "",
+        "messageKey": -1,
+        "processInstanceKey": -1,
+        "variables": {},
     }

@@ -11,7 +11,7 @@ from typing import Any
 from propolis.bpmn.model import Element, ElementKind
 from propolis.broker.processing.bpmn_behavior import BpmnBehavior, ExpressionFailure
 
-from propolis.records import JobIntent, MessageSubscriptionIntent, ValueType
+from propolis.records import JobIntent, ValueType
 from propolis.records import ProcessInstanceIntent as PI
 
 JOB_RETRIES_DEFAULT = 3
@@ -47,9 +47,11 @@ class PassThroughBehavior(ElementBehavior):
         bpmn.complete(instance)
 
 
-class BoundaryEventBehavior(ElementBehavior):
-    """Entered when its trigger fired (the activity was already terminated if it interrupts):
-    a caught error's code and message are its local variables, for its output mappings."""
+class CaughtEventBehavior(ElementBehavior):
+    """Boundary events and start events: entered when their trigger fired (an interrupted
+    activity or scope was already ended): a caught error's code and message are local
+    variables, for output mappings; a message's or signal's variables are merged on leaving.
+    A none start event passes straight through."""
 
     def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
         local, merged = bpmn.catch_payload or ({}, {})
@@ -172,6 +174,19 @@ class JobOrPassThroughBehavior(ServiceTaskBehavior):
         elif element.event_type == "ERROR":
             throw_error_end_event(bpmn, instance, element)
             return
+        elif element.event_type == "SIGNAL":
+            from propolis.broker.processing import signals
+
+            variables = bpmn.variables_for(instance["key"])
+            name = bpmn.catch_events.signal_name_of(bpmn, element, variables)
+            signals.broadcast(bpmn, instance["tenantId"], name, {})
+        elif element.event_type == "ESCALATION":
+            from propolis.broker.processing import errors
+
+            errors.throw_escalation(bpmn, instance, element)
+        instance = bpmn.state.element_instances.get(instance["key"])
+        if instance is None or instance["state"] != "ACTIVATED":
+            return  # what it threw ended it, e.g. an interrupting boundary event of its scope
         bpmn.complete(instance)
         if element.link_target_id is not None:
             process, _ = bpmn.model(instance)
@@ -198,14 +213,33 @@ class WaitBehavior(ElementBehavior):
 
 
 class CatchEventBehavior(ElementBehavior):
-    """Intermediate catch events: timer or message."""
+    """Intermediate catch events (message, timer, signal) and receive tasks: they wait for
+    their trigger, opened on entering (see catch_events.py). A link catch event goes on at
+    once; an event after an event-based gateway that fired is entered already triggered."""
 
     def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
         if element.link_name is not None:  # entered from its link throw event: go on
             PASS_THROUGH.activate(bpmn, instance, element)
             return
-        behavior = WAIT if element.timer is not None else MESSAGE_CATCH
-        behavior.activate(bpmn, instance, element)
+        payload = bpmn.entered_by_trigger.pop((instance["flowScopeKey"], element.id), None)
+        if payload is not None:
+            instance["triggered"] = True
+            bpmn.apply_input_mappings(instance, element)
+            bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+            bpmn.complete(instance, payload or None)
+            return
+        WAIT.activate(bpmn, instance, element)
+
+
+class EventBasedGatewayBehavior(ElementBehavior):
+    """Waits for the first of the events after it (their triggers are its own while it is
+    active); then it takes the flow to that event."""
+
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+
+    def outgoing_on_complete(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> list[str]:
+        return [instance["chosenFlowId"]]
 
 
 class CallActivityBehavior(ElementBehavior):
@@ -242,53 +276,6 @@ class CallActivityBehavior(ElementBehavior):
         bpmn.on_activate(child)
 
 
-class MessageCatchBehavior(ElementBehavior):
-    """Intermediate message catch event and receive task: wait for a correlated message."""
-
-    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
-        bpmn.apply_input_mappings(instance, element)
-        variables = bpmn.variables_for(instance["key"])
-        message = element.message
-        name = bpmn.evaluate(message.name, variables, f"message name of element '{element.id}'")
-        if not isinstance(name, str) or not name:
-            raise ExpressionFailure("EXTRACT_VALUE_ERROR", f"Expected the message name of element '{element.id}' to be a non-empty string, but it was {name!r}")
-        correlation_key = ""
-        if message.correlation_key is not None:
-            correlation_key = bpmn.evaluate(message.correlation_key, variables, f"correlation key of element '{element.id}'")
-            if isinstance(correlation_key, bool) or not isinstance(correlation_key, (str, int, float)):
-                raise ExpressionFailure(
-                    "EXTRACT_VALUE_ERROR",
-                    f"Failed to extract the correlation key for '{message.correlation_key.source}' of element '{element.id}': "
-                    f"the value must be either a string or a number, but was {correlation_key!r}",
-                )
-            if isinstance(correlation_key, float) and correlation_key.is_integer():
-                correlation_key = int(correlation_key)
-            correlation_key = str(correlation_key)
-        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
-        subscription = {
-            "messageName": name,
-            "correlationKey": correlation_key,
-            "elementInstanceKey": instance["key"],
-            "processInstanceKey": instance["processInstanceKey"],
-            "bpmnProcessId": instance["bpmnProcessId"],
-            "elementId": element.id,
-            "tenantId": instance["tenantId"],
-            "messageKey": -1,
-            "variables": {},
-        }
-        bpmn.ctx.event(ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.CREATED, instance["key"], subscription, instance["tenantId"])
-        # A message published before the subscription opened correlates now, once per process.
-        messages = bpmn.state.messages
-        for message_key in messages.buffered(instance["tenantId"], name, correlation_key):
-            stored = messages.get(message_key)
-            if stored is None or stored["deadline"] <= bpmn.ctx.now_ms:
-                continue
-            if messages.correlated_to(message_key, instance["bpmnProcessId"]):
-                continue
-            correlate(bpmn, subscription, message_key, stored.get("variables") or {})
-            return
-
-
 def throw_error_end_event(bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
     from propolis.broker.processing import errors
 
@@ -303,21 +290,9 @@ def throw_error_end_event(bpmn: BpmnBehavior, instance: dict[str, Any], element:
         bpmn.raise_incident(instance, "UNHANDLED_ERROR_EVENT", errors.unhandled_message(code, ""), step="error")
 
 
-def correlate(bpmn: BpmnBehavior, subscription: dict[str, Any], message_key: int, variables: dict[str, Any]) -> None:
-    """Hand a message to a waiting element and complete it with the message's variables."""
-    correlated = dict(subscription, messageKey=message_key, variables=variables)
-    bpmn.ctx.event(
-        ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.CORRELATED,
-        subscription["elementInstanceKey"], correlated, subscription["tenantId"],
-    )
-    instance = bpmn.state.element_instances.get(subscription["elementInstanceKey"])
-    instance.pop("subscription", None)
-    bpmn.complete(instance, variables)
-
-
 class ExclusiveGatewayBehavior(ElementBehavior):
     def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
-        flow_id = self._choose(bpmn, instance, element)
+        flow_id = self._choose(bpmn, instance, element)  # before any event: a failure is an incident
         bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
         instance["chosenFlowId"] = flow_id
         bpmn.complete(instance)
@@ -355,6 +330,51 @@ class ExclusiveGatewayBehavior(ElementBehavior):
         return [flow_id] if flow_id else []
 
 
+class InclusiveGatewayBehavior(ElementBehavior):
+    """Takes every outgoing flow whose condition is true (a flow without one always), else
+    the default flow. Its join is in `BpmnBehavior._arrive`."""
+
+    def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+        instance["chosenFlowIds"] = self._choose(bpmn, instance, element)
+        bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
+        bpmn.complete(instance)
+
+    def _choose(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> list[str]:
+        if not element.outgoing:
+            return []
+        process, _ = bpmn.model(instance)
+        variables = bpmn.variables_for(instance["flowScopeKey"])
+        chosen = []
+        for flow_id in element.outgoing:
+            if flow_id == element.default_flow_id:
+                continue
+            flow = process.flows[flow_id]
+            if flow.condition is None:
+                chosen.append(flow_id)
+                continue
+            try:
+                result = flow.condition.evaluate(variables)
+            except Exception as error:  # a user's condition fails: an incident, not a crash
+                raise ExpressionFailure(
+                    "CONDITION_ERROR",
+                    f"Expected to evaluate the condition '{flow.condition.source}' of sequence flow '{flow_id}', but it failed: {error}",
+                ) from error
+            if result is True:
+                chosen.append(flow_id)
+        if chosen:
+            return chosen
+        if element.default_flow_id:
+            return [element.default_flow_id]
+        raise ExpressionFailure(
+            "CONDITION_ERROR",
+            f"Expected at least one condition to evaluate to true, or to have a default flow, at inclusive gateway '{element.id}'",
+        )
+
+    def outgoing_on_complete(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> list[str]:
+        chosen = instance.get("chosenFlowIds")
+        return chosen if chosen is not None else self._choose(bpmn, instance, element)
+
+
 class ParallelGatewayBehavior(ElementBehavior):
     def activate(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
         bpmn.transition(instance, PI.ELEMENT_ACTIVATED)
@@ -363,11 +383,10 @@ class ParallelGatewayBehavior(ElementBehavior):
 
 WAIT = WaitBehavior()
 PASS_THROUGH = PassThroughBehavior()
-MESSAGE_CATCH = MessageCatchBehavior()
 
 ELEMENTS: dict[ElementKind, ElementBehavior] = {
     ElementKind.PROCESS: ProcessBehavior(),
-    ElementKind.START_EVENT: PassThroughBehavior(),
+    ElementKind.START_EVENT: CaughtEventBehavior(),
     ElementKind.END_EVENT: JobOrPassThroughBehavior(),
     ElementKind.INTERMEDIATE_THROW_EVENT: JobOrPassThroughBehavior(),
     ElementKind.SERVICE_TASK: ServiceTaskBehavior(),
@@ -378,10 +397,13 @@ ELEMENTS: dict[ElementKind, ElementBehavior] = {
     ElementKind.MANUAL_TASK: PassThroughBehavior(),
     ElementKind.TASK: PassThroughBehavior(),
     ElementKind.SUB_PROCESS: SubProcessBehavior(),
+    ElementKind.EVENT_SUB_PROCESS: SubProcessBehavior(),
     ElementKind.CALL_ACTIVITY: CallActivityBehavior(),
-    ElementKind.RECEIVE_TASK: MessageCatchBehavior(),
+    ElementKind.RECEIVE_TASK: CatchEventBehavior(),
     ElementKind.INTERMEDIATE_CATCH_EVENT: CatchEventBehavior(),
-    ElementKind.BOUNDARY_EVENT: BoundaryEventBehavior(),
+    ElementKind.BOUNDARY_EVENT: CaughtEventBehavior(),
     ElementKind.EXCLUSIVE_GATEWAY: ExclusiveGatewayBehavior(),
     ElementKind.PARALLEL_GATEWAY: ParallelGatewayBehavior(),
+    ElementKind.EVENT_BASED_GATEWAY: EventBasedGatewayBehavior(),
+    ElementKind.INCLUSIVE_GATEWAY: InclusiveGatewayBehavior(),
 }

@@ -5,10 +5,16 @@ from __future__ import annotations
 from propolis.broker.engine.context import ProcessingContext
 from propolis.broker.engine.rejections import RejectionError, expected
 from propolis.broker.processing.bpmn_behavior import BpmnBehavior
-from propolis.broker.processing.elements import correlate
+from propolis.broker.processing.catch_events import correlate
+from propolis.broker.processing.process_instance_creation import start_instance
 from propolis.broker.processing.services import Services
 
-from propolis.records import MessageIntent, RejectionType, ValueType
+from propolis.records import (
+    MessageIntent,
+    MessageStartEventSubscriptionIntent,
+    RejectionType,
+    ValueType,
+)
 
 
 def publish_message(ctx: ProcessingContext, services: Services) -> None:
@@ -46,8 +52,20 @@ def publish_message(ctx: ProcessingContext, services: Services) -> None:
         # A message correlates at most once per process (bpmnProcessId), as in Zeebe.
         if subscription["bpmnProcessId"] in correlated_processes:
             continue
-        correlated_processes.add(subscription["bpmnProcessId"])
-        correlate(bpmn, subscription, message_key, variables)
+        if correlate(bpmn, subscription, message_key, variables):
+            correlated_processes.add(subscription["bpmnProcessId"])
+    for subscription in list(ctx.state.messages.start_subscriptions(tenant, name)):
+        process_id = subscription["bpmnProcessId"]
+        if process_id in correlated_processes:
+            continue
+        if correlation_key and ctx.state.messages.start_lock(tenant, process_id, correlation_key) is not None:
+            continue  # an instance this key started is still active
+        correlated_processes.add(process_id)
+        process_def = ctx.state.processes.get(subscription["processDefinitionKey"])
+        instance_key = ctx.keys.next()
+        correlated = dict(subscription, messageKey=message_key, correlationKey=correlation_key, processInstanceKey=instance_key, variables=variables)
+        ctx.event(ValueType.MESSAGE_START_EVENT_SUBSCRIPTION, MessageStartEventSubscriptionIntent.CORRELATED, subscription["processDefinitionKey"], correlated)
+        start_instance(bpmn, process_def, subscription["startEventId"], variables, pi_key=instance_key)
     bpmn.run()
 
 

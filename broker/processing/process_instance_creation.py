@@ -20,6 +20,12 @@ def create_instance(ctx: ProcessingContext, services: Services) -> None:
         raise RejectionError(RejectionType.INVALID_ARGUMENT, expected("set variables of a new process instance", f"the variables are not a JSON object: {type(variables).__name__}"))
     process = services.processes.get(ctx.state, process_def["processDefinitionKey"])
     start_ids = [i.get("elementId", "") for i in value.get("startInstructions") or []]
+    if not start_ids and process.start_event_id is None:
+        raise RejectionError(
+            RejectionType.INVALID_STATE,
+            f"Expected to create an instance of process '{process.id}' at its none start event, but it has none: "
+            "it starts by a message, timer or signal, or give start instructions",
+        )
     for element_id in start_ids:
         if element_id not in process.elements:
             raise RejectionError(
@@ -78,3 +84,26 @@ def _find_process(ctx: ProcessingContext) -> dict:
             f"Expected to find process definition with process ID '{bpmn_process_id}' and version '{version}', but none found",
         )
     return found
+
+
+def start_instance(
+    bpmn: BpmnBehavior,
+    process_def: dict,
+    start_id: str,
+    variables: dict,
+    pi_key: int | None = None,
+) -> int:
+    """Start an instance of `process_def` at its message, timer or signal start event
+    `start_id`, with the trigger's variables; returns the new instance's key."""
+    ctx = bpmn.ctx
+    pi_key = ctx.keys.next() if pi_key is None else pi_key
+    value = bpmn.element_value(process_def, process_def["bpmnProcessId"], "PROCESS", -1, pi_key)
+    ctx.event(ValueType.PROCESS_INSTANCE, PI.ELEMENT_ACTIVATING, pi_key, value, process_def["tenantId"])
+    instance = ctx.state.element_instances.get(pi_key)
+    instance["startElementIds"] = [start_id]
+    bpmn.catch_payload = ({}, variables)
+    try:
+        bpmn.on_activate(instance)
+    finally:
+        bpmn.catch_payload = None
+    return pi_key

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from propolis.bpmn.model import Element, ElementKind, TimerDefinition
+from propolis.bpmn.model import Element, Process, TimerDefinition
 from propolis.bpmn.timers import TimerValueError, parse_cycle, parse_date, parse_duration, to_text
 from propolis.broker.engine.context import ProcessingContext
 from propolis.broker.engine.rejections import RejectionError, expected
@@ -44,21 +44,6 @@ def to_text_or_fail(value: Any, what: str) -> str:
         raise ExpressionFailure("EXTRACT_VALUE_ERROR", str(error)) from None
 
 
-def planned_timers(bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> list[tuple[str, int, int]]:
-    """(target element id, due, repetitions) of the timers entering `element` opens: its own
-    (a timer catch event) and those of its timer boundary events. May raise ExpressionFailure,
-    before anything is written."""
-    process, _ = bpmn.model(instance)
-    planned = []
-    if element.timer is not None and element.kind != ElementKind.BOUNDARY_EVENT:
-        planned.append((element.id, *first_due(bpmn, instance, element, element.timer)))
-    for boundary_id in element.boundary_ids:
-        boundary = process.elements[boundary_id]
-        if boundary.timer is not None:
-            planned.append((boundary_id, *first_due(bpmn, instance, boundary, boundary.timer)))
-    return planned
-
-
 def create_timer(bpmn: BpmnBehavior, instance: dict[str, Any], target_id: str, due_ms: int, repetitions: int) -> None:
     value = {
         "elementInstanceKey": instance["key"],
@@ -73,11 +58,11 @@ def create_timer(bpmn: BpmnBehavior, instance: dict[str, Any], target_id: str, d
     bpmn.ctx.event(ValueType.TIMER, TimerIntent.CREATED, bpmn.ctx.keys.next(), value, instance["tenantId"])
 
 
-def cancel_timers(bpmn: BpmnBehavior, instance: dict[str, Any]) -> None:
+def cancel_timers(bpmn: BpmnBehavior, instance: dict[str, Any], only: set[str] | None = None) -> None:
     timers = bpmn.state.timers
     for timer_key in list(timers.of_element_instance(instance["key"])):
         timer = timers.get(timer_key)
-        if timer is not None:
+        if timer is not None and (only is None or timer["targetElementId"] in only):
             bpmn.ctx.event(ValueType.TIMER, TimerIntent.CANCELED, timer_key, timer, timer["tenantId"])
 
 
@@ -88,28 +73,76 @@ def trigger_timer(ctx: ProcessingContext, services: Services) -> None:
     if timer["dueDate"] > ctx.now_ms:
         raise RejectionError(RejectionType.INVALID_STATE, expected("trigger timer", "it is not due yet", ctx.command.key))
     bpmn = BpmnBehavior(ctx, services.processes)
+    if timer["elementInstanceKey"] < 0:
+        _start_by_timer(bpmn, timer)
+        bpmn.run()
+        return
     instance = ctx.state.element_instances.get(timer["elementInstanceKey"])
     if instance is None or instance["state"] != "ACTIVATED":
         ctx.event(ValueType.TIMER, TimerIntent.CANCELED, ctx.command.key, timer, timer["tenantId"])
         return
     ctx.event(ValueType.TIMER, TimerIntent.TRIGGERED, ctx.command.key, timer, timer["tenantId"])
-    process, element = bpmn.model(instance)
-    target = process.elements[timer["targetElementId"]]
-    if target.id == element.id:  # a timer catch event: its own timer fired
-        bpmn.complete(instance)
-    else:
-        fire_boundary_event(bpmn, instance, target, timer)
+    bpmn.catch_events.trigger(bpmn, instance, timer["targetElementId"], None, timer)
     bpmn.run()
 
 
-def fire_boundary_event(bpmn: BpmnBehavior, instance: dict[str, Any], boundary: Element, timer: dict[str, Any]) -> None:
-    """Enter a boundary event of the active `instance`: an interrupting one terminates the
-    activity first; a non-interrupting repeating timer is scheduled again."""
-    scope = bpmn.state.element_instances.get(instance["flowScopeKey"])
-    if boundary.cancel_activity:
-        bpmn.terminate(instance)
-    elif timer["repetitions"] != 1 and boundary.timer is not None:
-        cycle = parse_cycle(to_text(bpmn.evaluate(boundary.timer.value, bpmn.variables_for(instance["key"]), "timeCycle"), "timeCycle"))
+# -- timer start events --------------------------------------------------------------------
+def start_timers(bpmn: BpmnBehavior, process_def: dict[str, Any], process: Process) -> None:
+    """Open the timers of a newly deployed process version's timer start events."""
+    for start_id in process.event_start_ids:
+        start = process.elements[start_id]
+        if start.timer is None:
+            continue
+        due, repetitions = _start_due(bpmn, start, bpmn.ctx.now_ms)
+        _create_start_timer(bpmn, process_def, start_id, due, repetitions)
+
+
+def _start_due(bpmn: BpmnBehavior, start: Element, now_ms: int) -> tuple[int, int]:
+    # No instance yet, so no variables: a timer start event's expression sees none.
+    what = f"time{start.timer.kind.capitalize()} of element '{start.id}'"
+    text = to_text(start.timer.value.evaluate({}), what)
+    if start.timer.kind == "duration":
+        return parse_duration(text).after(now_ms), 1
+    if start.timer.kind == "date":
+        return parse_date(text), 1
+    cycle = parse_cycle(text)
+    return cycle.first_due(now_ms), cycle.repetitions
+
+
+def _create_start_timer(bpmn: BpmnBehavior, process_def: dict[str, Any], start_id: str, due_ms: int, repetitions: int) -> None:
+    value = {
+        "elementInstanceKey": -1,
+        "processInstanceKey": -1,
+        "processDefinitionKey": process_def["processDefinitionKey"],
+        "bpmnProcessId": process_def["bpmnProcessId"],
+        "targetElementId": start_id,
+        "dueDate": due_ms,
+        "repetitions": repetitions,
+        "tenantId": process_def["tenantId"],
+    }
+    bpmn.ctx.event(ValueType.TIMER, TimerIntent.CREATED, bpmn.ctx.keys.next(), value, process_def["tenantId"])
+
+
+def cancel_start_timers(bpmn: BpmnBehavior, process_definition_key: int) -> None:
+    timers = bpmn.state.timers
+    for timer_key in list(timers.of_element_instance(process_definition_key)):
+        timer = timers.get(timer_key)
+        if timer is not None and timer["elementInstanceKey"] < 0:
+            bpmn.ctx.event(ValueType.TIMER, TimerIntent.CANCELED, timer_key, timer, timer["tenantId"])
+
+
+def _start_by_timer(bpmn: BpmnBehavior, timer: dict[str, Any]) -> None:
+    from propolis.broker.processing.process_instance_creation import start_instance
+
+    ctx = bpmn.ctx
+    ctx.event(ValueType.TIMER, TimerIntent.TRIGGERED, ctx.command.key, timer, timer["tenantId"])
+    process_def = ctx.state.processes.get(timer["processDefinitionKey"])
+    if process_def is None:
+        return
+    process = bpmn.processes.get(ctx.state, timer["processDefinitionKey"])
+    start = process.elements[timer["targetElementId"]]
+    if timer["repetitions"] != 1 and start.timer is not None and start.timer.kind == "cycle":
+        cycle = parse_cycle(to_text(start.timer.value.evaluate({}), "timeCycle"))
         repetitions = timer["repetitions"] - 1 if timer["repetitions"] > 0 else -1
-        create_timer(bpmn, instance, boundary.id, cycle.next_due(timer["dueDate"]), repetitions)
-    bpmn.activate(bpmn.state.element_instances.get(scope["key"]), boundary, [])
+        _create_start_timer(bpmn, process_def, start.id, cycle.next_due(timer["dueDate"]), repetitions)
+    start_instance(bpmn, process_def, start.id, {})

@@ -8,6 +8,7 @@ from propolis.broker.state.job_state import JobState
 from propolis.broker.state.message_state import MessageState
 from propolis.broker.state.meta_state import MetaState
 from propolis.broker.state.process_state import ProcessState
+from propolis.broker.state.signal_state import SignalState
 from propolis.broker.state.store import Store, Tables
 from propolis.broker.state.timer_state import TimerState
 from propolis.broker.state.variable_state import VariableState
@@ -26,3 +27,4 @@ class State:
         self.incidents = IncidentState(self.tables)
         self.messages = MessageState(self.tables)
         self.timers = TimerState(self.tables)
+        self.signals = SignalState(self.tables)

@@ -27,6 +27,12 @@ class ElementInstanceState:
     def taken_flow_count(self, scope_key: int, flow_id: str) -> int:
         return self._t.get("taken_flows", int_key(scope_key) + str_key(flow_id)) or 0
 
+    def taken_flows(self, scope_key: int) -> Iterator[str]:
+        """Flows of a scope whose tokens wait to be consumed (in transit or at a join)."""
+        prefix = int_key(scope_key)
+        for key, _ in self._t.scan("taken_flows", prefix):
+            yield key[len(prefix):-1].decode()
+
     def count(self) -> int:
         return self._t.txn.stat(self._t.dbs["element_instances"])["entries"]
 

@@ -35,6 +35,20 @@ class MessageState:
         for _, value in self._t.scan("subscriptions", str_key(tenant_id, name, correlation_key)):
             yield unpack(value)
 
+    def subscriptions_of(self, element_instance_key: int) -> Iterator[dict[str, Any]]:
+        """The open subscriptions of an element instance: its own, its boundary events', ..."""
+        for _, value in self._t.scan("subscriptions_by_instance", int_key(element_instance_key)):
+            yield unpack(value)
+
+    def start_subscriptions(self, tenant_id: str, name: str) -> Iterator[dict[str, Any]]:
+        """Message start events of the latest process versions that wait for `name`."""
+        for _, value in self._t.scan("message_start_subscriptions", str_key(tenant_id, name)):
+            yield unpack(value)
+
+    def start_lock(self, tenant_id: str, bpmn_process_id: str, correlation_key: str) -> int | None:
+        """The active instance of that process that a message with this key started, if any."""
+        return self._t.get("message_start_locks", str_key(tenant_id, bpmn_process_id, correlation_key))
+
     # -- written by appliers only --
     def put(self, message_key: int, message: dict[str, Any]) -> None:
         tenant, name, ck = message["tenantId"], message["name"], message["correlationKey"]
@@ -62,8 +76,30 @@ class MessageState:
 
     def put_subscription(self, subscription: dict[str, Any]) -> None:
         key = str_key(subscription["tenantId"], subscription["messageName"], subscription["correlationKey"])
-        self._t.put("subscriptions", key + int_key(subscription["elementInstanceKey"]), subscription)
+        own = int_key(subscription["elementInstanceKey"]) + str_key(subscription["elementId"])
+        self._t.put("subscriptions", key + own, subscription)
+        self._t.put("subscriptions_by_instance", own, subscription)
 
     def remove_subscription(self, subscription: dict[str, Any]) -> None:
         key = str_key(subscription["tenantId"], subscription["messageName"], subscription["correlationKey"])
-        self._t.delete("subscriptions", key + int_key(subscription["elementInstanceKey"]))
+        own = int_key(subscription["elementInstanceKey"]) + str_key(subscription["elementId"])
+        self._t.delete("subscriptions", key + own)
+        self._t.delete("subscriptions_by_instance", own)
+
+    def put_start_subscription(self, subscription: dict[str, Any]) -> None:
+        key = str_key(subscription["tenantId"], subscription["messageName"]) + int_key(subscription["processDefinitionKey"]) + str_key(subscription["startEventId"])
+        self._t.put("message_start_subscriptions", key, subscription)
+
+    def remove_start_subscription(self, subscription: dict[str, Any]) -> None:
+        key = str_key(subscription["tenantId"], subscription["messageName"]) + int_key(subscription["processDefinitionKey"]) + str_key(subscription["startEventId"])
+        self._t.delete("message_start_subscriptions", key)
+
+    def lock_start(self, tenant_id: str, bpmn_process_id: str, correlation_key: str, process_instance_key: int) -> None:
+        self._t.put("message_start_locks", str_key(tenant_id, bpmn_process_id, correlation_key), process_instance_key)
+        self._t.put("message_start_lock_of", int_key(process_instance_key), [tenant_id, bpmn_process_id, correlation_key])
+
+    def unlock_start(self, process_instance_key: int) -> None:
+        lock = self._t.get("message_start_lock_of", int_key(process_instance_key))
+        if lock is not None:
+            self._t.delete("message_start_lock_of", int_key(process_instance_key))
+            self._t.delete("message_start_locks", str_key(*lock))

@@ -22,6 +22,7 @@ class TimerState:
             yield unpack_int2(key)
 
     def of_element_instance(self, element_instance_key: int) -> Iterator[int]:
+        """Timers of an element instance, or (timer start events) of a process definition."""
         for key, _ in self._t.scan("timer_by_instance", int_key(element_instance_key)):
             yield unpack_int2(key)[1]
 
@@ -29,7 +30,7 @@ class TimerState:
     def put(self, timer_key: int, timer: dict[str, Any]) -> None:
         self._t.put("timers", int_key(timer_key), timer)
         self._t.put_raw("timer_due", int2_key(timer["dueDate"], timer_key))
-        self._t.put_raw("timer_by_instance", int2_key(timer["elementInstanceKey"], timer_key))
+        self._t.put_raw("timer_by_instance", int2_key(_owner(timer), timer_key))
 
     def remove(self, timer_key: int) -> None:
         timer = self.get(timer_key)
@@ -37,4 +38,10 @@ class TimerState:
             return
         self._t.delete("timers", int_key(timer_key))
         self._t.delete("timer_due", int2_key(timer["dueDate"], timer_key))
-        self._t.delete("timer_by_instance", int2_key(timer["elementInstanceKey"], timer_key))
+        self._t.delete("timer_by_instance", int2_key(_owner(timer), timer_key))
+
+
+def _owner(timer: dict[str, Any]) -> int:
+    """A timer start event's timer belongs to its process definition, others to an instance."""
+    key = timer["elementInstanceKey"]
+    return key if key >= 0 else timer["processDefinitionKey"]

@@ -302,12 +302,20 @@ def test_parse_error_lists_every_problem_in_its_message():
     assert str(error) == "- m.bpmn line 3: element 'x' (bpmn:task): a is wrong. Do b\n- m.bpmn line 9: c is wrong"
 
 
-@pytest.mark.parametrize("definition", ["messageEventDefinition", "timerEventDefinition", "signalEventDefinition"])
-def test_rejects_start_events_other_than_none_without_also_claiming_there_is_no_start_event(definition):
+@pytest.mark.parametrize(
+    ("definition", "missing"),
+    [("messageEventDefinition", "messageRef"), ("timerEventDefinition", "timeDuration"), ("signalEventDefinition", "signalRef")],
+)
+def test_an_incomplete_event_start_event_names_what_is_missing_and_nothing_else(definition, missing):
     content = process_xml(f'<bpmn:startEvent id="start"><bpmn:{definition} /></bpmn:startEvent>')
     [problem] = problems_of(content)
-    kind = definition.removesuffix("EventDefinition")
-    assert problem.element_id == "start" and f"{kind} start event is not supported yet" in problem.message
+    assert problem.element_id == "start" and missing in problem.message
+
+
+def test_rejects_a_start_event_kind_that_only_event_sub_processes_have():
+    content = process_xml('<bpmn:startEvent id="start"><bpmn:errorEventDefinition /></bpmn:startEvent>')
+    [problem] = problems_of(content)
+    assert problem.element_id == "start" and "error start event is not supported at the process level" in problem.message
 
 
 def test_rejects_a_process_with_two_none_start_events_naming_both():
@@ -318,7 +326,7 @@ def test_rejects_a_process_with_two_none_start_events_naming_both():
 
 def test_rejects_a_process_without_a_start_event():
     [problem] = problems_of(process_xml(service_task("task")))
-    assert problem.element_id == "p" and "no none start event" in problem.message
+    assert problem.element_id == "p" and "has no start event" in problem.message
 
 
 def test_rejects_a_resource_without_an_executable_process():

@@ -20,7 +20,7 @@ def test_calls_are_counted_by_rpc_and_code_and_served_on_the_gateways_own_port(f
         gateway_stub.CreateProcessInstance(pb.CreateProcessInstanceRequest(bpmnProcessId="p", version=-1), timeout=10)
     assert shed.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     with pytest.raises(grpc.RpcError) as unsupported:
-        gateway_stub.BroadcastSignal(pb.BroadcastSignalRequest(signalName="s"), timeout=10)
+        gateway_stub.EvaluateDecision(pb.EvaluateDecisionRequest(decisionId="d"), timeout=10)
     assert unsupported.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
     registry = gateway.server.metrics.registry
@@ -34,6 +34,6 @@ def test_calls_are_counted_by_rpc_and_code_and_served_on_the_gateways_own_port(f
         thread.join(timeout=5)
     assert 'propolis_gateway_requests_total{code="OK",rpc="Topology"} 1.0' in text
     assert 'propolis_gateway_requests_total{code="RESOURCE_EXHAUSTED",rpc="CreateProcessInstance"} 1.0' in text
-    assert 'propolis_gateway_requests_total{code="UNIMPLEMENTED",rpc="BroadcastSignal"} 1.0' in text
+    assert 'propolis_gateway_requests_total{code="UNIMPLEMENTED",rpc="EvaluateDecision"} 1.0' in text
     assert 'propolis_gateway_request_seconds_count{rpc="Topology"} 1.0' in text
     assert "propolis_records_processed" not in text, "a gateway alone has no broker metrics"
