@@ -247,6 +247,15 @@ def cmd_create_instance(args: argparse.Namespace, client: PropolisClient) -> int
     return 0
 
 
+def cmd_broadcast_signal(args: argparse.Namespace, client: PropolisClient) -> int:
+    key = client.broadcast_signal(args.name, parse_variables(args.variables), tenant_id=args.tenant_id)
+    if args.json:
+        _print_json({"key": key})
+    else:
+        print(key)
+    return 0
+
+
 def cmd_publish_message(args: argparse.Namespace, client: PropolisClient) -> int:
     key = client.publish_message(
         args.name,
@@ -523,6 +532,20 @@ Prints the message's key. With a TTL the message waits that long for a subscript
                          help="time to live, e.g. 500ms, 10s, 10m, 1h (default 0: no buffering)")
     message.add_argument("--message-id", default="", metavar="ID",
                          help="a unique id: a second message with the same id is rejected")
+
+    broadcast = _group(commands, "broadcast", "broadcast signals")
+    signal = _subparser(
+        broadcast, "signal", "broadcast a signal",
+        """  propolis broadcast signal stock-arrived
+  propolis broadcast signal stock-arrived --variables '{"sku": "A-1"}'
+
+Every signal start event and waiting signal event of that name fires now; prints the
+signal's key. Signals are not buffered: nothing that starts waiting later sees it.""",
+        cmd_broadcast_signal,
+    )
+    signal.add_argument("name", metavar="NAME", help="the signal name")
+    signal.add_argument("--variables", metavar="JSON",
+                        help="a JSON object, or @FILE to read one from a file")
 
     cancel = _subparser(
         commands, "cancel", "cancel a process instance",

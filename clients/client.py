@@ -375,6 +375,15 @@ class PropolisClient:
         )
         return response.key
 
+    def broadcast_signal(self, name: str, variables: Mapping[str, Any] | None = None, tenant_id: str = "") -> int:
+        """Broadcast a signal: every signal start event and waiting signal catch of the
+        tenant fires now. Returns the signal's key."""
+        response = self._call(
+            "BroadcastSignal",
+            pb.BroadcastSignalRequest(signalName=name, variables=_variables_json(variables), tenantId=tenant_id),
+        )
+        return response.key
+
     # -- jobs ------------------------------------------------------------------------------
 
     def start_activate_jobs(
