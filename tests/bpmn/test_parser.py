@@ -471,3 +471,56 @@ def test_every_corpus_model_parses_or_is_rejected_with_located_problems():
             assert error.problems, path
     print(f"corpus {CORPUS}: {dict(outcomes)}")
     assert outcomes["deployable"] > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "element_id", "words"),
+    [
+        ('<bpmn:boundaryEvent id="undo" attachedToRef="t"><bpmn:compensateEventDefinition /></bpmn:boundaryEvent>', "undo", "compensate boundary event is not supported"),
+        ('<bpmn:intermediateThrowEvent id="comp"><bpmn:compensateEventDefinition /></bpmn:intermediateThrowEvent>', "comp", "compensate intermediate throw event is not supported"),
+        ('<bpmn:transaction id="tx" />', "tx", "bpmn:transaction is not supported"),
+        ('<bpmn:complexGateway id="cg" />', "cg", "bpmn:complexGateway is not supported"),
+        ('<bpmn:adHocSubProcess id="adhoc" />', "adhoc", "bpmn:adHocSubProcess is not supported"),
+    ],
+)
+def test_elements_propolis_does_not_run_are_refused_naming_the_element(body, element_id, words):
+    problems = problems_of(process_xml('<bpmn:startEvent id="s" />\n' + service_task("t") + "\n" + body))
+    assert [(p.element_id, words in p.message) for p in problems] == [(element_id, True)]
+
+
+def test_zeebe_properties_are_metadata_and_do_not_stop_a_deployment():
+    properties = '<zeebe:properties><zeebe:property name="owner" value="billing" /></zeebe:properties>'
+    [process] = parse_bpmn(process_xml('<bpmn:startEvent id="s" />\n' + service_task("t", properties)), "m.bpmn").processes
+    assert process.elements["t"].kind == ElementKind.SERVICE_TASK
+
+
+def test_an_event_sub_process_needs_exactly_one_event_start_event_and_no_flows():
+    body = (
+        '<bpmn:startEvent id="s" />\n<bpmn:endEvent id="e" />\n<bpmn:sequenceFlow id="f" sourceRef="s" targetRef="e" />\n'
+        '<bpmn:subProcess id="ev" triggeredByEvent="true"><bpmn:startEvent id="inner" /></bpmn:subProcess>'
+    )
+    [problem] = problems_of(process_xml(body))
+    assert problem.element_id == "ev" and "exactly one start event with an event definition" in problem.message
+
+
+def test_an_event_based_gateway_may_only_lead_to_catch_events():
+    body = (
+        '<bpmn:startEvent id="s" />\n<bpmn:eventBasedGateway id="g" />\n' + service_task("t") + "\n"
+        '<bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1M</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>\n'
+        '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="g" /><bpmn:sequenceFlow id="f2" sourceRef="g" targetRef="t" />'
+        '<bpmn:sequenceFlow id="f3" sourceRef="g" targetRef="wait" />'
+    )
+    [problem] = problems_of(process_xml(body))
+    assert problem.element_id == "g" and "'f2' leads to 't'" in problem.message
+
+
+def test_signal_and_escalation_references_are_checked_with_a_did_you_mean():
+    body = (
+        '<bpmn:startEvent id="s" />\n'
+        '<bpmn:intermediateThrowEvent id="sig"><bpmn:signalEventDefinition signalRef="Signal_1x" /></bpmn:intermediateThrowEvent>\n'
+        '<bpmn:endEvent id="esc"><bpmn:escalationEventDefinition escalationRef="Nope" /></bpmn:endEvent>'
+    )
+    problems = problems_of(process_xml(body, after='<bpmn:signal id="Signal_1" name="go" />\n'))
+    by_id = {p.element_id: p.message for p in problems}
+    assert "Did you mean 'Signal_1'?" in by_id["sig"]
+    assert "escalationRef 'Nope' names no bpmn:escalation" in by_id["esc"]
