@@ -177,3 +177,51 @@ def multi_instance(process_id: str = "multi", sequential: bool = False) -> bytes
         "</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics></bpmn:serviceTask>"
         '<bpmn:endEvent id="end" />' + flow("f1", "start", "each") + flow("f2", "each", "end"),
     )
+
+
+def events(process_id: str = "events") -> bytes:
+    """Message and signal boundary events, an event-based gateway, an inclusive fork and join,
+    and two event sub-processes (a non-interrupting message one, an error one)."""
+    message = (
+        '<bpmn:message id="Nudge" name="nudge"><bpmn:extensionElements><zeebe:subscription correlationKey="=key" />'
+        '</bpmn:extensionElements></bpmn:message><bpmn:message id="Go" name="go"><bpmn:extensionElements>'
+        '<zeebe:subscription correlationKey="=key" /></bpmn:extensionElements></bpmn:message>'
+        '<bpmn:signal id="Stop" name="stop" /><bpmn:error id="Err" errorCode="bad" />'
+    )
+    return _process(
+        process_id,
+        '<bpmn:startEvent id="start" />'
+        + service_task("work", "ev-work")
+        + '<bpmn:boundaryEvent id="nudged" attachedToRef="work" cancelActivity="false"><bpmn:messageEventDefinition messageRef="Nudge" /></bpmn:boundaryEvent>'
+        '<bpmn:boundaryEvent id="stopped" attachedToRef="work"><bpmn:signalEventDefinition signalRef="Stop" /></bpmn:boundaryEvent>'
+        '<bpmn:endEvent id="nudge-end" /><bpmn:endEvent id="stop-end" />'
+        '<bpmn:eventBasedGateway id="choose" />'
+        '<bpmn:intermediateCatchEvent id="go"><bpmn:messageEventDefinition messageRef="Go" /></bpmn:intermediateCatchEvent>'
+        '<bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition><bpmn:timeDuration>PT0.05S</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+        '<bpmn:inclusiveGateway id="fork" /><bpmn:inclusiveGateway id="join" />'
+        + service_task("left", "ev-left") + service_task("right", "ev-right")
+        + '<bpmn:endEvent id="end" />'
+        '<bpmn:subProcess id="on-nudge" triggeredByEvent="true"><bpmn:startEvent id="ns" isInterrupting="false">'
+        '<bpmn:messageEventDefinition messageRef="Nudge" /></bpmn:startEvent><bpmn:endEvent id="ne" />'
+        + flow("fn", "ns", "ne") + "</bpmn:subProcess>"
+        '<bpmn:subProcess id="on-error" triggeredByEvent="true"><bpmn:startEvent id="es"><bpmn:errorEventDefinition errorRef="Err" />'
+        '</bpmn:startEvent><bpmn:endEvent id="ee" />' + flow("fe", "es", "ee") + "</bpmn:subProcess>"
+        + flow("f1", "start", "work") + flow("f2", "work", "choose") + flow("f3", "nudged", "nudge-end") + flow("f4", "stopped", "stop-end")
+        + flow("f5", "choose", "go") + flow("f6", "choose", "wait") + flow("f7", "go", "fork") + flow("f8", "wait", "fork")
+        + flow("f9", "fork", "left", "=true") + flow("f10", "fork", "right", "=key = \"k-0\"")
+        + flow("f11", "left", "join") + flow("f12", "right", "join") + flow("f13", "join", "end"),
+        message,
+    )
+
+
+def event_starts(process_id: str = "event-starts") -> bytes:
+    """Message, signal and timer start events in one process."""
+    return _process(
+        process_id,
+        '<bpmn:startEvent id="by-message"><bpmn:messageEventDefinition messageRef="Order" /></bpmn:startEvent>'
+        '<bpmn:startEvent id="by-signal"><bpmn:signalEventDefinition signalRef="Tick" /></bpmn:startEvent>'
+        '<bpmn:startEvent id="by-timer"><bpmn:timerEventDefinition><bpmn:timeCycle>R3/PT0.05S</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>'
+        + service_task("task", "started") + '<bpmn:endEvent id="end" />'
+        + flow("f1", "by-message", "task") + flow("f2", "by-signal", "task") + flow("f3", "by-timer", "task") + flow("f4", "task", "end"),
+        '<bpmn:message id="Order" name="order" /><bpmn:signal id="Tick" name="tick" />',
+    )

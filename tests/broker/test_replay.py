@@ -8,7 +8,13 @@ import time
 from propolis.broker.recovery import compare_states, rebuild_from_snapshot_and_log
 from propolis.broker.state.store import Store
 
-from propolis.records import JobIntent, MessageIntent, ProcessInstanceIntent, ValueType
+from propolis.records import (
+    JobIntent,
+    MessageIntent,
+    ProcessInstanceIntent,
+    SignalIntent,
+    ValueType,
+)
 from tests.broker import models
 from tests.broker.harness import BrokerHarness
 
@@ -17,7 +23,8 @@ def run_mixed_workload(broker: BrokerHarness, instances: int) -> None:
     broker.deploy(("one.bpmn", models.one_task()), ("par.bpmn", models.parallel()), ("msg.bpmn", models.message_catch()),
                   ("sub.bpmn", models.sub_process()), ("timers.bpmn", models.timers(wait="PT0S", remind="R/PT0.05S")),
                   ("caller.bpmn", models.call_activity()), ("multi.bpmn", models.multi_instance()),
-                  ("multi-seq.bpmn", models.multi_instance("multi-seq", sequential=True)))
+                  ("multi-seq.bpmn", models.multi_instance("multi-seq", sequential=True)),
+                  ("events.bpmn", models.events()), ("starts.bpmn", models.event_starts()))
     for n in range(instances):
         broker.create("sub-process", {"n": n})
         broker.create("caller", {"called": n})
@@ -43,8 +50,35 @@ def run_mixed_workload(broker: BrokerHarness, instances: int) -> None:
     time.sleep(0.3)  # timers fire: catch events, interrupting and repeating boundary events
     for job_key, _ in broker.activate("timed-work", max_jobs=instances)[::3]:
         broker.complete(job_key)
+    run_event_workload(broker, instances)
     created = broker.create("one-task")
     broker.execute(ValueType.PROCESS_INSTANCE, ProcessInstanceIntent.CANCEL, key=created.value["processInstanceKey"])
+
+
+def run_event_workload(broker: BrokerHarness, instances: int) -> None:
+    """Boundary, gateway, event sub-process and start events (models.events, event_starts)."""
+    for n in range(instances):
+        broker.create("events", {"key": f"k-{n}"})
+        broker.execute(ValueType.MESSAGE, MessageIntent.PUBLISH, {"name": "order", "correlationKey": f"k-{n % 3}", "variables": {"n": n}})
+    for n in range(0, instances, 2):  # fires the boundary event and the event sub-process
+        broker.execute(ValueType.MESSAGE, MessageIntent.PUBLISH, {"name": "nudge", "correlationKey": f"k-{n}", "timeToLive": 0})
+    broker.execute(ValueType.SIGNAL, SignalIntent.BROADCAST, {"signalName": "tick", "variables": {}})
+    work = broker.activate("ev-work", max_jobs=instances)
+    for index, (job_key, _) in enumerate(work):
+        if index % 5 == 0:
+            broker.execute(ValueType.JOB, JobIntent.THROW_ERROR, {"errorCode": "bad", "errorMessage": "no"}, key=job_key)
+        elif index % 5 == 1:
+            continue  # the signal below stops it
+        else:
+            broker.complete(job_key)
+    broker.execute(ValueType.SIGNAL, SignalIntent.BROADCAST, {"signalName": "stop", "variables": {}})
+    for n in range(0, instances, 3):
+        broker.execute(ValueType.MESSAGE, MessageIntent.PUBLISH, {"name": "go", "correlationKey": f"k-{n}", "timeToLive": 1_000})
+    time.sleep(0.3)  # event-based gateways' timers and the timer start event fire
+    for job_key, _ in broker.activate("ev-left", max_jobs=instances)[::2]:
+        broker.complete(job_key)
+    for job_key, _ in broker.activate("ev-right", max_jobs=instances):
+        broker.complete(job_key)
 
 
 def test_state_rebuilt_from_the_log_equals_the_state_on_disk(tmp_path):
