@@ -375,6 +375,27 @@ class PropolisClient:
         )
         return response.key
 
+    def modify_instance(
+        self,
+        process_instance_key: int,
+        activate: Iterable[tuple[str, Mapping[str, Any] | None]] = (),
+        terminate: Iterable[int] = (),
+    ) -> None:
+        """Activate elements (element id, variables for the process instance) and terminate
+        element instances (by key) of a running instance."""
+        request = pb.ModifyProcessInstanceRequest(processInstanceKey=process_instance_key)
+        for element_id, variables in activate:
+            instruction = request.activateInstructions.add(elementId=element_id)
+            if variables:
+                instruction.variableInstructions.add(variables=_variables_json(variables))
+        for element_instance_key in terminate:
+            request.terminateInstructions.add(elementInstanceKey=element_instance_key)
+        self._call("ModifyProcessInstance", request)
+
+    def delete_resource(self, resource_key: int) -> None:
+        """Delete a deployed process definition (by its key) that has no active instances."""
+        self._call("DeleteResource", pb.DeleteResourceRequest(resourceKey=resource_key))
+
     def broadcast_signal(self, name: str, variables: Mapping[str, Any] | None = None, tenant_id: str = "") -> int:
         """Broadcast a signal: every signal start event and waiting signal catch of the
         tenant fires now. Returns the signal's key."""

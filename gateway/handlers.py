@@ -27,9 +27,7 @@ Handler = Callable[[Any, Any], Awaitable[Any]]
 
 NOT_SUPPORTED = (
     "EvaluateDecision",
-    "ModifyProcessInstance",
     "MigrateProcessInstance",
-    "DeleteResource",
 )
 
 
@@ -62,6 +60,8 @@ class Handlers:
             "ResolveIncident": command(r.resolve_incident, responses.resolve_incident),
             "PublishMessage": command(r.publish_message, responses.publish_message),
             "BroadcastSignal": command(r.broadcast_signal, responses.broadcast_signal),
+            "ModifyProcessInstance": command(r.modify_process_instance, responses.modify_process_instance),
+            "DeleteResource": command(r.delete_resource, responses.delete_resource),
             "ActivateJobs": self.activate_jobs,
             "StreamActivatedJobs": self.stream_activated_jobs,
             "CompleteJob": command(r.complete_job, responses.complete_job),

@@ -26,6 +26,8 @@ from propolis.records import (
     MessageIntent,
     ProcessInstanceCreationIntent,
     ProcessInstanceIntent,
+    ProcessInstanceModificationIntent,
+    ResourceDeletionIntent,
     SignalIntent,
     ValueType,
     VariableDocumentIntent,
@@ -180,6 +182,27 @@ class Requests:
             {},
             key,
         )
+
+    def modify_process_instance(self, request: Any) -> Command:
+        key = _checked_key(request.processInstanceKey, "processInstanceKey", "modify process instance")
+        activate = []
+        for index, instruction in enumerate(request.activateInstructions):
+            variables = [
+                {"scopeId": v.scopeId, "variables": self._variables(v.variables, f"activateInstructions[{index}].variableInstructions.variables")}
+                for v in instruction.variableInstructions
+            ]
+            activate.append({
+                "elementId": instruction.elementId,
+                "ancestorElementInstanceKey": instruction.ancestorElementInstanceKey or -1,
+                "variableInstructions": variables,
+            })
+        terminate = [{"elementInstanceKey": t.elementInstanceKey} for t in request.terminateInstructions]
+        value = {"activateInstructions": activate, "terminateInstructions": terminate}
+        return Command(self._router.for_key(key), ValueType.PROCESS_INSTANCE_MODIFICATION, ProcessInstanceModificationIntent.MODIFY, value, key)
+
+    def delete_resource(self, request: Any) -> Command:
+        key = _checked_key(request.resourceKey, "resourceKey", "delete resource")
+        return Command(self._router.deployment(), ValueType.RESOURCE_DELETION, ResourceDeletionIntent.DELETE, {}, key)
 
     def set_variables(self, request: Any) -> Command:
         key = _checked_key(

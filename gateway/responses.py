@@ -120,6 +120,14 @@ def publish_message(response: BrokerResponse) -> Any:
     return pb.PublishMessageResponse(key=response.key, tenantId=response.tenant_id)
 
 
+def modify_process_instance(response: BrokerResponse) -> Any:
+    return pb.ModifyProcessInstanceResponse()
+
+
+def delete_resource(response: BrokerResponse) -> Any:
+    return pb.DeleteResourceResponse()
+
+
 def broadcast_signal(response: BrokerResponse) -> Any:
     return pb.BroadcastSignalResponse(key=response.key, tenantId=response.tenant_id)
 

@@ -70,6 +70,7 @@ class ValueType(IntEnum):
     MESSAGE_START_EVENT_SUBSCRIPTION = 31
     ESCALATION = 32
     RESOURCE_DELETION = 33
+    PROCESS_INSTANCE_MODIFICATION = 34
 
 
 class DeploymentIntent(IntEnum):
@@ -79,6 +80,8 @@ class DeploymentIntent(IntEnum):
 
 class ProcessIntent(IntEnum):
     CREATED = 0
+    DELETING = 1
+    DELETED = 2
 
 
 class ProcessInstanceIntent(IntEnum):
@@ -196,6 +199,11 @@ class ResourceDeletionIntent(IntEnum):
     DELETED = 1
 
 
+class ProcessInstanceModificationIntent(IntEnum):
+    MODIFY = 0
+    MODIFIED = 1
+
+
 class ErrorIntent(IntEnum):
     CREATED = 0
 
@@ -221,6 +229,7 @@ INTENTS: dict[ValueType, type[IntEnum]] = {
     ValueType.MESSAGE_START_EVENT_SUBSCRIPTION: MessageStartEventSubscriptionIntent,
     ValueType.ESCALATION: EscalationIntent,
     ValueType.RESOURCE_DELETION: ResourceDeletionIntent,
+    ValueType.PROCESS_INSTANCE_MODIFICATION: ProcessInstanceModificationIntent,
 }
 
 

@@ -11,4 +11,11 @@ def process_created(state: State, record: Record) -> None:
     state.processes.put(record.value)
 
 
-APPLIERS = {(ValueType.PROCESS, ProcessIntent.CREATED): process_created}
+def process_deleted(state: State, record: Record) -> None:
+    state.processes.remove(record.value)
+
+
+APPLIERS = {
+    (ValueType.PROCESS, ProcessIntent.CREATED): process_created,
+    (ValueType.PROCESS, ProcessIntent.DELETED): process_deleted,
+}

@@ -34,6 +34,8 @@ def element_activating(state: State, record: Record) -> None:
         if caller is not None:
             caller["calledChildKey"] = record.key
             state.element_instances.put(caller)
+    if scope_key < 0:
+        state.processes.count_instance(value["processDefinitionKey"], 1)
     if scope_key >= 0:
         for flow_id in taken:
             state.element_instances.add_taken_flow(scope_key, flow_id, -1)
@@ -57,6 +59,7 @@ def element_finished(state: State, record: Record) -> None:
         _adjust_scope(state, instance["flowScopeKey"], children=-1)
     elif instance is not None:
         state.messages.unlock_start(record.key)
+        state.processes.count_instance(instance["processDefinitionKey"], -1)
 
 
 def sequence_flow_taken(state: State, record: Record) -> None:

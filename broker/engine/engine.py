@@ -22,6 +22,8 @@ from propolis.broker.processing import (
     message,
     process_instance,
     process_instance_creation,
+    process_instance_modification,
+    resource_deletion,
     signals,
     timers,
     variable_document,
@@ -37,8 +39,10 @@ from propolis.records import (
     MessageIntent,
     ProcessInstanceCreationIntent,
     ProcessInstanceIntent,
+    ProcessInstanceModificationIntent,
     Record,
     RejectionType,
+    ResourceDeletionIntent,
     SignalIntent,
     TimerIntent,
     ValueType,
@@ -70,6 +74,8 @@ PROCESSORS: dict[tuple[int, int], Processor] = {
     (ValueType.MESSAGE, MessageIntent.EXPIRE): message.expire_message,
     (ValueType.TIMER, TimerIntent.TRIGGER): timers.trigger_timer,
     (ValueType.SIGNAL, SignalIntent.BROADCAST): signals.broadcast_signal,
+    (ValueType.PROCESS_INSTANCE_MODIFICATION, ProcessInstanceModificationIntent.MODIFY): process_instance_modification.modify_instance,
+    (ValueType.RESOURCE_DELETION, ResourceDeletionIntent.DELETE): resource_deletion.delete_resource,
 }
 
 

@@ -66,7 +66,7 @@ def create_deployment(ctx: ProcessingContext, services: Services) -> None:
         if latest is not None and latest["checksum"] == checksum:
             metadata.append(_metadata(latest, duplicate=True))
             continue
-        version = 1 if latest is None else latest["version"] + 1
+        version = ctx.state.processes.next_version(tenant, process.id)
         key = ctx.keys.next()
         stored = {
             "bpmnProcessId": process.id,
@@ -80,7 +80,7 @@ def create_deployment(ctx: ProcessingContext, services: Services) -> None:
         }
         ctx.event(ValueType.PROCESS, ProcessIntent.CREATED, key, stored)
         services.processes.put(key, process)
-        _replace_start_subscriptions(ctx, services, latest, stored, process)
+        replace_start_subscriptions(ctx, services, latest, stored, process)
         metadata.append(_metadata(stored, duplicate=False))
     record = ctx.event(
         ValueType.DEPLOYMENT,
@@ -118,9 +118,10 @@ def _start_event_problem(process: Process) -> str | None:
     return None
 
 
-def _replace_start_subscriptions(ctx: ProcessingContext, services: Services, previous: dict | None, stored: dict, process: Process) -> None:
+def replace_start_subscriptions(ctx: ProcessingContext, services: Services, previous: dict | None, stored: dict | None, process: Process | None) -> None:
     """Message, signal and timer start events belong to the latest version only, as in Zeebe:
-    deploying a new version closes those of the one before and opens its own."""
+    deploying a new version closes those of the one before (`previous`) and opens its own
+    (`stored`, `process`); either may be None."""
     bpmn = BpmnBehavior(ctx, services.processes)
     if previous is not None:
         old = services.processes.get(ctx.state, previous["processDefinitionKey"])
@@ -134,6 +135,8 @@ def _replace_start_subscriptions(ctx: ProcessingContext, services: Services, pre
             for subscription in list(ctx.state.signals.subscriptions_of(old_key)):
                 ctx.event(ValueType.SIGNAL_SUBSCRIPTION, SignalSubscriptionIntent.DELETED, old_key, subscription)
             timers.cancel_start_timers(bpmn, old_key)
+    if stored is None:
+        return
     key = stored["processDefinitionKey"]
     for start_id in process.event_start_ids:
         start = process.elements[start_id]

@@ -135,7 +135,7 @@ def test_a_job_stream_pushes_jobs_as_they_appear_and_stops_taking_jobs_once_clos
     assert [job.processInstanceKey for job in jobs] == [later.processInstanceKey]
 
 
-@pytest.mark.parametrize("rpc", ["EvaluateDecision", "DeleteResource", "ModifyProcessInstance"])
+@pytest.mark.parametrize("rpc", ["EvaluateDecision", "MigrateProcessInstance"])
 def test_rpcs_not_built_yet_answer_unimplemented_naming_the_rpc(stub, rpc):
     request = getattr(pb, f"{rpc}Request")()
     with pytest.raises(grpc.RpcError) as caught:

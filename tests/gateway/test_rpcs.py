@@ -457,7 +457,7 @@ def test_an_unexpected_error_answers_internal_with_a_message_and_is_logged(fake_
     assert logged.rpc == "CreateProcessInstance" and logged.exc_info is not None
 
 
-@pytest.mark.parametrize("rpc", ["EvaluateDecision", "ModifyProcessInstance", "MigrateProcessInstance", "DeleteResource"])
+@pytest.mark.parametrize("rpc", ["EvaluateDecision", "MigrateProcessInstance"])
 def test_rpcs_propolis_does_not_serve_answer_unimplemented_naming_the_rpc(gateway_stub, rpc):
     error = rpc_error(getattr(gateway_stub, rpc), getattr(pb, f"{rpc}Request")())
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -356,3 +356,52 @@ def test_an_error_from_a_called_process_is_caught_at_the_call_activity(client, p
     recover = one_job(client, "parent-recover")
     assert recover.process_instance_key == parent.key
     assert open_incidents(propolis_dev_module.console_url, parent.key, timeout_s=0.5) == []
+
+
+def test_modify_process_instance_moves_a_token_from_one_task_to_another(client):
+    client.deploy(model(
+        "modify-me",
+        '<bpmn:startEvent id="s" />' + service("stuck", "mod-stuck") + service("fixed", "mod-fixed") + '<bpmn:endEvent id="e" />'
+        + flows(("s", "stuck"), ("stuck", "fixed"), ("fixed", "e")),
+    ))
+    instance = client.create_instance("modify-me", {"a": 1})
+    stuck = one_job(client, "mod-stuck")
+    client.modify_instance(instance.key, activate=[("fixed", {"repaired": True})], terminate=[stuck.element_instance_key])
+    fixed = one_job(client, "mod-fixed")
+    assert fixed.process_instance_key == instance.key and fixed.variables == {"a": 1, "repaired": True}
+    with pytest.raises(GatewayError) as gone:
+        client.complete_job(stuck.key)
+    assert gone.value.status == "NOT_FOUND"
+    with pytest.raises(GatewayError) as bad:
+        client.modify_instance(instance.key, activate=[("no-such-element", None)])
+    assert bad.value.status == "INVALID_ARGUMENT" and "'no-such-element'" in bad.value.message
+    client.complete_job(fixed.key)
+
+
+def test_terminating_the_last_token_by_modification_ends_the_instance(client, propolis_dev_module):
+    client.deploy(model("modify-end", '<bpmn:startEvent id="s" />' + service("t", "mod-end") + '<bpmn:endEvent id="e" />' + flows(("s", "t"), ("t", "e"))))
+    instance = client.create_instance("modify-end")
+    job = one_job(client, "mod-end")
+    client.modify_instance(instance.key, terminate=[job.element_instance_key])
+    with pytest.raises(GatewayError) as gone:  # the instance is over: nothing to cancel
+        client.cancel_instance(instance.key)
+    assert gone.value.status == "NOT_FOUND"
+
+
+def test_delete_resource_removes_a_version_without_instances_and_the_previous_one_is_latest_again(client):
+    body = '<bpmn:startEvent id="s" />' + service("t", "{}") + '<bpmn:endEvent id="e" />' + flows(("s", "t"), ("t", "e"))
+    first = client.deploy(model("deletable", body.format("del-v1"))).processes[0]
+    second = client.deploy(model("deletable", body.format("del-v2"))).processes[0]
+    instance = client.create_instance("deletable")
+    with pytest.raises(GatewayError) as busy:
+        client.delete_resource(second.key)
+    assert busy.value.status == "FAILED_PRECONDITION" and "1 active process instance" in busy.value.message
+    client.cancel_instance(instance.key)
+    client.delete_resource(second.key)
+    assert client.create_instance("deletable").version == first.version
+    one_job(client, "del-v1")
+    with pytest.raises(GatewayError) as unknown:
+        client.delete_resource(second.key)
+    assert unknown.value.status == "NOT_FOUND"
+    third = client.deploy(model("deletable", body.format("del-v3"))).processes[0]
+    assert third.version == second.version + 1  # a deleted version number is not reused
