@@ -165,6 +165,11 @@ class Element:
     # escalation events: the code thrown, or caught (None with catches_all_escalations)
     escalation_code: Expression | None = None
     catches_all_escalations: bool = False
+    # compensation: a handler activity (isForCompensation), the handler of an activity with a
+    # compensation boundary event, and the activity a compensation throw event names (None: all)
+    is_for_compensation: bool = False
+    compensation_handler_id: str | None = None
+    compensation_activity_ref: str | None = None
     # the events whose triggers are opened when this element is entered, besides its boundary
     # events: a catch event or receive task itself, an event-based gateway's events, the start
     # events of the event sub-processes of a sub-process

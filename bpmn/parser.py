@@ -349,8 +349,8 @@ class _ProcessReader:
             label = UNSUPPORTED_EXTENSIONS.get(_local(extension)) if extension.tag.startswith(Z) else None
             if label:
                 self.problem(node, f"{label} ({_type_name(extension)}, line {extension.sourceline}) are not supported yet", "Remove them for now")
-        if (node.get("isForCompensation") or "").lower() == "true":
-            self.problem(node, "compensation handlers (isForCompensation) are not supported yet", "Remove the compensation for now")
+        if (node.get("isForCompensation") or "").strip().lower() == "true" and element is not None:
+            element.is_for_compensation = True
 
     def sequence_flow(self, node: etree._Element) -> SequenceFlow:
         flow_id = node.get("id")
@@ -413,6 +413,7 @@ class _ProcessReader:
                     )
             if target is not None:
                 target.incoming.append(flow.id)
+        self.link_compensation(process, by_id, elements)
         catches: dict[tuple[str | None, str], list[Element]] = {}
         for element in elements.values():
             if element.link_name and element.kind == ElementKind.INTERMEDIATE_CATCH_EVENT:
@@ -448,6 +449,30 @@ class _ProcessReader:
                 self.check_event_based(node, element, elements, flows)
             if element.kind == ElementKind.EVENT_SUB_PROCESS and (element.incoming or element.outgoing):
                 self.problem(node, "an event sub-process cannot have incoming or outgoing sequence flows", "Remove them: it starts by its start event's trigger and ends inside")
+
+    def link_compensation(self, process: etree._Element, by_id: dict[str, etree._Element], elements: dict[str, Element]) -> None:
+        """A compensation boundary event names its handler through a bpmn:association."""
+        handler_of: dict[str, str] = {}
+        for association in process.iter(f"{B}association"):
+            source, target = (association.get("sourceRef") or "").strip(), (association.get("targetRef") or "").strip()
+            if source in elements and elements[source].event_type == "COMPENSATION" and elements[source].kind == ElementKind.BOUNDARY_EVENT:
+                handler_of[source] = target
+        for element in elements.values():
+            node = by_id[element.id]
+            if element.kind == ElementKind.BOUNDARY_EVENT and element.event_type == "COMPENSATION":
+                handler = elements.get(handler_of.get(element.id, ""))
+                activity = elements.get(element.attached_to or "")
+                if handler is None or not handler.is_for_compensation:
+                    self.problem(node, "the compensation boundary event has no compensation handler", "Connect it by an association to an activity with isForCompensation=\"true\"")
+                elif activity is not None:
+                    activity.compensation_handler_id = handler.id
+                if element.outgoing:
+                    self.problem(node, "a compensation boundary event cannot have outgoing sequence flows", "Remove them: its handler is connected by an association")
+            if element.is_for_compensation and (element.incoming or element.outgoing):
+                self.problem(node, "a compensation handler cannot have incoming or outgoing sequence flows", "Remove them: it runs only when compensation is thrown")
+            ref = element.compensation_activity_ref
+            if ref is not None and (ref not in elements or elements[ref].parent_id != element.parent_id):
+                self.problem(node, f"the compensation activityRef '{ref}' names no activity in the same scope", "Name an activity beside the event, or remove activityRef to compensate every activity")
 
     def check_boundary(self, node: etree._Element, element: Element, elements: dict[str, Element]) -> None:
         target = elements.get(element.attached_to)
@@ -825,8 +850,10 @@ def _end_event(reader: _ProcessReader, node: etree._Element, element: Element) -
     elif kinds == ["escalation"]:
         element.event_type = "ESCALATION"
         element.escalation_code, _ = reader.escalation_code(node, definitions[0], catching=False)
+    elif kinds == ["compensate"]:
+        _compensation_throw(reader, node, element, definitions[0])
     elif kinds:
-        reader.problem(node, f"{_a(' and '.join(kinds))} end event is not supported yet", "Use a none, terminate, error, message, signal or escalation end event")
+        reader.problem(node, f"{_a(' and '.join(kinds))} end event is not supported yet", "Use a none, terminate, error, message, signal, escalation or compensation end event")
         return False
     _io_mappings(reader, node, element)
     return True
@@ -845,15 +872,24 @@ def _throw_event(reader: _ProcessReader, node: etree._Element, element: Element)
     elif kinds == ["escalation"]:
         element.event_type = "ESCALATION"
         element.escalation_code, _ = reader.escalation_code(node, definitions[0], catching=False)
+    elif kinds == ["compensate"]:
+        _compensation_throw(reader, node, element, definitions[0])
     elif kinds:
         reader.problem(
             node,
             f"{_a(' and '.join(kinds))} intermediate throw event is not supported yet",
-            "Use a none, message, signal, escalation or link intermediate throw event",
+            "Use a none, message, signal, escalation, compensation or link intermediate throw event",
         )
         return False
     _io_mappings(reader, node, element)
     return True
+
+
+def _compensation_throw(reader: _ProcessReader, node: etree._Element, element: Element, definition: etree._Element) -> None:
+    element.event_type = "COMPENSATION"
+    element.compensation_activity_ref = (definition.get("activityRef") or "").strip() or None
+    if (definition.get("waitForCompletion") or "true").strip().lower() == "false":
+        reader.problem(node, "waitForCompletion=\"false\" is not supported, as in Zeebe", "Remove it: the event waits for the compensation handlers to complete")
 
 
 def _link(reader: _ProcessReader, node: etree._Element, element: Element, definition: etree._Element) -> bool:
@@ -1001,9 +1037,11 @@ def _boundary_event(reader: _ProcessReader, node: etree._Element, element: Eleme
     elif kinds == ["escalation"]:
         element.event_type = "ESCALATION"
         element.escalation_code, element.catches_all_escalations = reader.escalation_code(node, definitions[0], catching=True)
+    elif kinds == ["compensate"]:
+        element.event_type = "COMPENSATION"  # its handler is found through its association
     else:
         described = " and ".join(kinds) if kinds else "none"
-        reader.problem(node, f"{_a(described)} boundary event is not supported yet", "Use a timer, error, message, signal or escalation boundary event")
+        reader.problem(node, f"{_a(described)} boundary event is not supported yet", "Use a timer, error, message, signal, escalation or compensation boundary event")
         return False
     _io_mappings(reader, node, element)
     return True

@@ -71,6 +71,7 @@ class ValueType(IntEnum):
     ESCALATION = 32
     RESOURCE_DELETION = 33
     PROCESS_INSTANCE_MODIFICATION = 34
+    COMPENSATION_SUBSCRIPTION = 35
 
 
 class DeploymentIntent(IntEnum):
@@ -204,6 +205,13 @@ class ProcessInstanceModificationIntent(IntEnum):
     MODIFIED = 1
 
 
+class CompensationSubscriptionIntent(IntEnum):
+    CREATED = 0
+    TRIGGERED = 1
+    COMPLETED = 2
+    DELETED = 3
+
+
 class ErrorIntent(IntEnum):
     CREATED = 0
 
@@ -230,6 +238,7 @@ INTENTS: dict[ValueType, type[IntEnum]] = {
     ValueType.ESCALATION: EscalationIntent,
     ValueType.RESOURCE_DELETION: ResourceDeletionIntent,
     ValueType.PROCESS_INSTANCE_MODIFICATION: ProcessInstanceModificationIntent,
+    ValueType.COMPENSATION_SUBSCRIPTION: CompensationSubscriptionIntent,
 }
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from propolis.broker.state import State
 
+from propolis.records import CompensationSubscriptionIntent, Record, ValueType
 from propolis.records import ProcessInstanceIntent as PI
-from propolis.records import Record, ValueType
 
 
 def _adjust_scope(state: State, scope_key: int, children: int = 0, flows: int = 0) -> None:
@@ -60,6 +60,7 @@ def element_finished(state: State, record: Record) -> None:
     elif instance is not None:
         state.messages.unlock_start(record.key)
         state.processes.count_instance(instance["processDefinitionKey"], -1)
+        state.compensations.remove_instance(record.key)
 
 
 def sequence_flow_taken(state: State, record: Record) -> None:
@@ -68,7 +69,19 @@ def sequence_flow_taken(state: State, record: Record) -> None:
     _adjust_scope(state, scope_key, flows=1)
 
 
+def compensation_subscribed(state: State, record: Record) -> None:
+    state.compensations.put(record.value)
+
+
+def compensation_done(state: State, record: Record) -> None:
+    state.compensations.remove(record.value)
+
+
 APPLIERS = {
+    (ValueType.COMPENSATION_SUBSCRIPTION, CompensationSubscriptionIntent.CREATED): compensation_subscribed,
+    (ValueType.COMPENSATION_SUBSCRIPTION, CompensationSubscriptionIntent.TRIGGERED): compensation_subscribed,
+    (ValueType.COMPENSATION_SUBSCRIPTION, CompensationSubscriptionIntent.COMPLETED): compensation_done,
+    (ValueType.COMPENSATION_SUBSCRIPTION, CompensationSubscriptionIntent.DELETED): compensation_done,
     (ValueType.PROCESS_INSTANCE, PI.ELEMENT_ACTIVATING): element_activating,
     (ValueType.PROCESS_INSTANCE, PI.ELEMENT_ACTIVATED): _set_state("ACTIVATED"),
     (ValueType.PROCESS_INSTANCE, PI.ELEMENT_COMPLETING): _set_state("COMPLETING"),

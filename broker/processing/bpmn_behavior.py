@@ -178,6 +178,13 @@ class BpmnBehavior:
             child_variables = self.variables_for(instance["key"]).collect()
             self._work.append(lambda: self._complete_call_activity(instance["parentElementInstanceKey"], child_variables))
         self.transition(instance, PI.ELEMENT_COMPLETED)
+        if (element.compensation_handler_id or element.is_for_compensation) and not body:
+            from propolis.broker.processing import compensation
+
+            if element.compensation_handler_id:
+                compensation.remember(self, instance, element)
+            if element.is_for_compensation:
+                compensation.handler_completed(self, instance, element)
         if inner:  # the body takes the activity's flows once its inner instances are done
             self.take_flows(instance, [])
             multi_instance.after_inner_completed(self, instance["flowScopeKey"], element)

@@ -184,6 +184,11 @@ class JobOrPassThroughBehavior(ServiceTaskBehavior):
             from propolis.broker.processing import errors
 
             errors.throw_escalation(bpmn, instance, element)
+        elif element.event_type == "COMPENSATION":
+            from propolis.broker.processing import compensation
+
+            if compensation.throw(bpmn, instance, element):
+                return  # it goes on once the handlers have completed
         instance = bpmn.state.element_instances.get(instance["key"])
         if instance is None or instance["state"] != "ACTIVATED":
             return  # what it threw ended it, e.g. an interrupting boundary event of its scope

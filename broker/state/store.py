@@ -41,6 +41,7 @@ DB_NAMES = (
     "message_start_lock_of",
     "signal_subscriptions",
     "signal_subscriptions_by_instance",
+    "compensations",
     "timers",
     "timer_due",
     "timer_by_instance",

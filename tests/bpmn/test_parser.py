@@ -476,14 +476,14 @@ def test_every_corpus_model_parses_or_is_rejected_with_located_problems():
 @pytest.mark.parametrize(
     ("body", "element_id", "words"),
     [
-        ('<bpmn:boundaryEvent id="undo" attachedToRef="t"><bpmn:compensateEventDefinition /></bpmn:boundaryEvent>', "undo", "compensate boundary event is not supported"),
-        ('<bpmn:intermediateThrowEvent id="comp"><bpmn:compensateEventDefinition /></bpmn:intermediateThrowEvent>', "comp", "compensate intermediate throw event is not supported"),
+        ('<bpmn:boundaryEvent id="undo" attachedToRef="t"><bpmn:compensateEventDefinition /></bpmn:boundaryEvent>', "undo", "has no compensation handler"),
+        ('<bpmn:intermediateThrowEvent id="comp"><bpmn:compensateEventDefinition activityRef="nope" /></bpmn:intermediateThrowEvent>', "comp", "activityRef 'nope' names no activity"),
         ('<bpmn:transaction id="tx" />', "tx", "bpmn:transaction is not supported"),
         ('<bpmn:complexGateway id="cg" />', "cg", "bpmn:complexGateway is not supported"),
         ('<bpmn:adHocSubProcess id="adhoc" />', "adhoc", "bpmn:adHocSubProcess is not supported"),
     ],
 )
-def test_elements_propolis_does_not_run_are_refused_naming_the_element(body, element_id, words):
+def test_elements_propolis_does_not_run_or_that_are_incomplete_are_refused_naming_the_element(body, element_id, words):
     problems = problems_of(process_xml('<bpmn:startEvent id="s" />\n' + service_task("t") + "\n" + body))
     assert [(p.element_id, words in p.message) for p in problems] == [(element_id, True)]
 

@@ -225,3 +225,22 @@ def event_starts(process_id: str = "event-starts") -> bytes:
         + flow("f1", "by-message", "task") + flow("f2", "by-signal", "task") + flow("f3", "by-timer", "task") + flow("f4", "task", "end"),
         '<bpmn:message id="Order" name="order" /><bpmn:signal id="Tick" name="tick" />',
     )
+
+
+def compensation(process_id: str = "compensation") -> bytes:
+    """Two compensable tasks, then a compensation throw event that runs both handlers."""
+    def compensable(task_id: str) -> str:
+        return (
+            service_task(task_id, "comp-work")
+            + f'<bpmn:boundaryEvent id="{task_id}-c" attachedToRef="{task_id}"><bpmn:compensateEventDefinition /></bpmn:boundaryEvent>'
+            + f'<bpmn:serviceTask id="{task_id}-undo" isForCompensation="true"><bpmn:extensionElements>'
+            '<zeebe:taskDefinition type="comp-undo" /></bpmn:extensionElements></bpmn:serviceTask>'
+            + f'<bpmn:association id="{task_id}-a" sourceRef="{task_id}-c" targetRef="{task_id}-undo" />'
+        )
+
+    return _process(
+        process_id,
+        '<bpmn:startEvent id="start" />' + compensable("one") + compensable("two")
+        + '<bpmn:endEvent id="undo"><bpmn:compensateEventDefinition /></bpmn:endEvent>'
+        + flow("f1", "start", "one") + flow("f2", "one", "two") + flow("f3", "two", "undo"),
+    )

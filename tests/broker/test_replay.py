@@ -24,7 +24,8 @@ def run_mixed_workload(broker: BrokerHarness, instances: int) -> None:
                   ("sub.bpmn", models.sub_process()), ("timers.bpmn", models.timers(wait="PT0S", remind="R/PT0.05S")),
                   ("caller.bpmn", models.call_activity()), ("multi.bpmn", models.multi_instance()),
                   ("multi-seq.bpmn", models.multi_instance("multi-seq", sequential=True)),
-                  ("events.bpmn", models.events()), ("starts.bpmn", models.event_starts()))
+                  ("events.bpmn", models.events()), ("starts.bpmn", models.event_starts()),
+                  ("compensation.bpmn", models.compensation()))
     for n in range(instances):
         broker.create("sub-process", {"n": n})
         broker.create("caller", {"called": n})
@@ -79,6 +80,13 @@ def run_event_workload(broker: BrokerHarness, instances: int) -> None:
         broker.complete(job_key)
     for job_key, _ in broker.activate("ev-right", max_jobs=instances):
         broker.complete(job_key)
+    for _ in range(instances):
+        broker.create("compensation")
+    for _ in range(2):  # both tasks of each instance
+        for job_key, _ in broker.activate("comp-work", max_jobs=instances):
+            broker.complete(job_key)
+    for job_key, _ in broker.activate("comp-undo", max_jobs=2 * instances)[::2]:
+        broker.complete(job_key)  # half the handlers: some instances still wait for one
 
 
 def test_state_rebuilt_from_the_log_equals_the_state_on_disk(tmp_path):

@@ -405,3 +405,46 @@ def test_delete_resource_removes_a_version_without_instances_and_the_previous_on
     assert unknown.value.status == "NOT_FOUND"
     third = client.deploy(model("deletable", body.format("del-v3"))).processes[0]
     assert third.version == second.version + 1  # a deleted version number is not reused
+
+
+def compensable(task_id: str, job_type: str, undo_type: str) -> str:
+    return (
+        service(task_id, job_type)
+        + f'<bpmn:boundaryEvent id="{task_id}-comp" attachedToRef="{task_id}"><bpmn:compensateEventDefinition /></bpmn:boundaryEvent>'
+        + f'<bpmn:serviceTask id="{task_id}-undo" isForCompensation="true"><bpmn:extensionElements><zeebe:taskDefinition type="{undo_type}" />'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+        + f'<bpmn:association id="{task_id}-assoc" associationDirection="One" sourceRef="{task_id}-comp" targetRef="{task_id}-undo" />'
+    )
+
+
+def test_a_compensation_throw_event_runs_the_handlers_of_completed_activities_and_waits_for_them(client):
+    client.deploy(model(
+        "compensate",
+        '<bpmn:startEvent id="s" />' + compensable("book", "cmp-book", "cmp-unbook") + compensable("charge", "cmp-charge", "cmp-refund")
+        + '<bpmn:intermediateThrowEvent id="undo-all"><bpmn:compensateEventDefinition /></bpmn:intermediateThrowEvent>'
+        + service("after", "cmp-after") + '<bpmn:endEvent id="e" />'
+        + flows(("s", "book"), ("book", "charge"), ("charge", "undo-all"), ("undo-all", "after"), ("after", "e")),
+    ))
+    client.create_instance("compensate")
+    client.complete_job(one_job(client, "cmp-book").key, {"booking": "B-1"})
+    client.complete_job(one_job(client, "cmp-charge").key)
+    refund, unbook = one_job(client, "cmp-refund"), one_job(client, "cmp-unbook")
+    assert unbook.variables["booking"] == "B-1"
+    client.complete_job(refund.key)
+    no_job(client, "cmp-after")  # still waiting for the other handler
+    client.complete_job(unbook.key)
+    client.complete_job(one_job(client, "cmp-after").key)
+
+
+def test_a_compensation_end_event_with_an_activity_ref_compensates_only_that_activity(client):
+    client.deploy(model(
+        "compensate-one",
+        '<bpmn:startEvent id="s" />' + compensable("book", "cmo-book", "cmo-unbook") + compensable("charge", "cmo-charge", "cmo-refund")
+        + '<bpmn:endEvent id="undo-charge"><bpmn:compensateEventDefinition activityRef="charge" /></bpmn:endEvent>'
+        + flows(("s", "book"), ("book", "charge"), ("charge", "undo-charge")),
+    ))
+    client.create_instance("compensate-one")
+    client.complete_job(one_job(client, "cmo-book").key)
+    client.complete_job(one_job(client, "cmo-charge").key)
+    client.complete_job(one_job(client, "cmo-refund").key)
+    no_job(client, "cmo-unbook")
