@@ -32,8 +32,9 @@ from lark.exceptions import (
     VisitError,
 )
 from propolis.bpmn.errors import FeelSyntaxError
-from propolis.bpmn.feel import values
-from propolis.bpmn.feel.builtins import BUILTINS
+from propolis.bpmn.feel import temporal, values
+from propolis.bpmn.feel.builtins import BUILTINS as _BASICS
+from propolis.bpmn.feel.library import LIBRARY
 from propolis.bpmn.feel.values import (
     ARITHMETIC,
     COMPARISON,
@@ -43,11 +44,14 @@ from propolis.bpmn.feel.values import (
     describe_comparison_failure,
     describe_lookup_failure,
     equal,
+    Range,
     is_number,
     lookup,
 )
 
 Compiled = Callable[[Any], Any]
+
+BUILTINS: dict[str, Callable[..., Any]] = {**_BASICS, **LIBRARY}
 
 # Longer texts are refused: a model is not the place for a program, and the cost of
 # parsing must stay small at deploy time.
@@ -238,6 +242,90 @@ def _exists(names: tuple[str, ...]) -> Compiled:
     return evaluate
 
 
+def _key_text(token: Token) -> str:
+    text = str(token).strip()
+    return _unescape(text[1:-1]) if text.startswith('"') else text
+
+
+class _Name(str):
+    """A name as written, remembering where (for messages about it)."""
+
+    line: int | None
+    column: int | None
+
+    def __new__(cls, text: str, token: Token) -> _Name:
+        name = super().__new__(cls, text)
+        name.line, name.column = token.line, token.column
+        return name
+
+
+class NamedArguments(list):
+    """Arguments given by name: a list of (name, compiled)."""
+
+
+class FeelFunction:
+    """A function literal's value: its parameters, its body and the scope it was made in."""
+
+    __slots__ = ("parameters", "body", "scope", "trace")
+
+    def __init__(self, parameters: list[str], body: Compiled, scope: Any, trace: bool) -> None:
+        self.parameters = parameters
+        self.body = body
+        self.scope = scope
+        self.trace = trace
+
+    def __call__(self, *args: Any, **named: Any) -> Any:
+        bound = dict(zip(self.parameters, args, strict=False))
+        for name in self.parameters:
+            bound.setdefault(name, named.get(name))
+        warnings = self.scope.warnings if self.trace else None
+        return self.body(_ContextScope(bound, self.scope, warnings))
+
+
+def _matches_test(value: Any, pool: Any) -> Any:
+    """`value in pool` for one positive unary test: a range contains it, a list has it (or a
+    range of it containing it), a function accepts it, anything else equals it."""
+    if isinstance(pool, Range):
+        return pool.contains(value)
+    if isinstance(pool, list):
+        if isinstance(value, list) and equal(value, pool) is True:
+            return True
+        unknown = False
+        for item in pool:
+            outcome = _matches_test(value, item)
+            if outcome is True:
+                return True
+            if outcome is not False:
+                unknown = True
+        return None if unknown and value is not None else False
+    if callable(pool):
+        outcome = pool(value)
+        return outcome if isinstance(outcome, bool) else None
+    return equal(value, pool)
+
+
+def _python_name(function: Any, name: str) -> str:
+    """A FEEL parameter name as the Python function spells it ("start position" ->
+    start_position, "from" -> from_)."""
+    python = name.replace(" ", "_")
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return python
+    return python if python in parameters or python + "_" not in parameters else python + "_"
+
+
+def _call(function: Any, args: list[Any], named: dict[str, Any] | None) -> Any:
+    try:
+        if named is not None:
+            if isinstance(function, FeelFunction):
+                return function(**named)
+            return function(**{_python_name(function, name): value for name, value in named.items()})
+        return function(*args)
+    except _INVOCATION_FAILURES:
+        return None
+
+
 # -- the compiler -------------------------------------------------------------------------
 @v_args(inline=True)
 class _Compiler(Transformer):
@@ -247,10 +335,145 @@ class _Compiler(Transformer):
         super().__init__()
         self.source = source
         self.trace = trace
+        self.bound_names: set[str] = set()
 
     # literals
     def number(self, token: Token) -> Compiled:
-        return _constant(float(token) if "." in token else int(token))
+        text = str(token)
+        if "e" in text or "E" in text:
+            return _constant(values.normalize(float(text)))
+        return _constant(float(text) if "." in text else int(text))
+
+    def temporal(self, token: Token) -> Compiled:
+        return _constant(temporal.parse_temporal(_unescape(str(token)[2:-1])))
+
+    # ranges
+    def _range(self, low: Compiled, high: Compiled, low_in: bool, high_in: bool) -> Compiled:
+        return lambda v: Range(low(v), high(v), low_in, high_in)
+
+    def range_closed(self, low: Compiled, high: Compiled) -> Compiled:
+        return self._range(low, high, True, True)
+
+    def range_closed_open(self, low: Compiled, high: Compiled) -> Compiled:
+        return self._range(low, high, True, False)
+
+    def range_open_closed(self, low: Compiled, high: Compiled) -> Compiled:
+        return self._range(low, high, False, True)
+
+    def range_open(self, low: Compiled, high: Compiled) -> Compiled:
+        return self._range(low, high, False, False)
+
+    # iteration and quantifiers
+    def iteration(self, name: str, start: Compiled, end: Compiled | None) -> tuple[str, Compiled]:
+        if end is None:
+            return name, start
+
+        def numbers(v: Any) -> Any:
+            low, high = start(v), end(v)
+            if type(low) is not int or type(high) is not int:
+                return None
+            step = 1 if high >= low else -1
+            return list(range(low, high + step, step))
+
+        return name, numbers
+
+    def binding(self, name: str, source: Compiled) -> tuple[str, Compiled]:
+        return name, source
+
+    def for_expr(self, *parts: Any) -> Compiled:
+        *iterations, body = parts
+        trace = self.trace
+
+        def evaluate(v: Any) -> Any:
+            results: list[Any] = []
+
+            def loop(index: int, scope: Any) -> bool:
+                if index == len(iterations):
+                    results.append(body(scope))
+                    return True
+                name, source = iterations[index]
+                items = source(scope)
+                if items is None:
+                    return False
+                if not isinstance(items, list):
+                    items = [items]
+                for item in items:
+                    inner = _ContextScope({name: item, "partial": list(results)}, scope, scope.warnings if trace else None)
+                    if not loop(index + 1, inner):
+                        return False
+                return True
+
+            return results if loop(0, v) else None
+
+        return evaluate
+
+    def quantified(self, quantifier: Token, *parts: Any) -> Compiled:
+        *bindings, condition = parts
+        every = str(quantifier) == "every"
+        trace = self.trace
+
+        def evaluate(v: Any) -> Any:
+            outcomes: list[Any] = []
+
+            def loop(index: int, scope: Any) -> bool:
+                if index == len(bindings):
+                    outcomes.append(condition(scope))
+                    return True
+                name, source = bindings[index]
+                items = source(scope)
+                if not isinstance(items, list):
+                    return False
+                for item in items:
+                    if not loop(index + 1, _ContextScope({name: item}, scope, scope.warnings if trace else None)):
+                        return False
+                return True
+
+            if not loop(0, v):
+                return None
+            if every:
+                return False if any(o is False for o in outcomes) else (True if all(o is True for o in outcomes) else None)
+            return True if any(o is True for o in outcomes) else (False if all(o is False for o in outcomes) else None)
+
+        return evaluate
+
+    # user-defined functions
+    def parameters(self, *names: str) -> list[str]:
+        return list(names)
+
+    def function_literal(self, parameters: list[str] | None, body: Compiled) -> Compiled:
+        names = parameters or []
+        trace = self.trace
+
+        def evaluate(v: Any) -> Any:
+            return FeelFunction(names, body, v, trace)
+
+        return evaluate
+
+    # in, instance of
+    def test_compare(self, op: Token, operand: Compiled) -> Compiled:
+        apply = COMPARISON[str(op)]
+        return lambda v: (lambda x, bound=operand(v): apply(x, bound))
+
+    def test_value(self, operand: Compiled) -> Compiled:
+        return lambda v: (lambda x, pool=operand(v): _matches_test(x, pool))
+
+    def in_any(self, value: Compiled, *tests: Compiled) -> Compiled:
+        def evaluate(v: Any) -> Any:
+            x = value(v)
+            unknown = False
+            for test in tests:
+                outcome = test(v)(x)
+                if outcome is True:
+                    return True
+                if outcome is not False:
+                    unknown = True
+            return None if unknown else False
+
+        return evaluate
+
+    def instance_of(self, value: Compiled, type_token: Token) -> Compiled:
+        type_name = " ".join(str(type_token).split())
+        return lambda v: values.instance_of(value(v), type_name)
 
     def string(self, token: Token) -> Compiled:
         return _constant(_unescape(str(token)[1:-1]))
@@ -281,10 +504,11 @@ class _Compiler(Transformer):
 
         return evaluate
 
-    def entry(self, key: Any, value: Compiled) -> tuple[str, Compiled]:
-        if isinstance(key, Token):  # a STRING key: "b c": 2
-            return _unescape(str(key)[1:-1]), value
-        return key, value
+    def entry(self, key: Token, value: Compiled) -> tuple[str, Compiled]:
+        return _key_text(key), value
+
+    def list_items(self, *items: Compiled) -> list[Compiled]:
+        return list(items)
 
     def entries(self, *pairs: tuple[str, Compiled]) -> list[tuple[str, Compiled]]:
         return list(pairs)
@@ -292,10 +516,39 @@ class _Compiler(Transformer):
     def arguments(self, *items: Compiled) -> list[Compiled]:
         return list(items)
 
+    def named_argument(self, name: Token, value: Compiled) -> tuple[str, Compiled]:
+        return _key_text(name), value
+
+    def named_arguments(self, *pairs: tuple[str, Compiled]) -> NamedArguments:
+        return NamedArguments(pairs)
+
+    def call_value(self, base: Compiled, arguments: Any) -> Compiled:
+        """`f(x)` where `f` is one name: a built-in, or a function value in scope."""
+        names = _names_of(base)
+        if names is not None and len(names) == 1 and names[0] not in self.bound_names:
+            name = names[0]
+            token = Token.new_borrow_pos("NAME", str(name), Token("NAME", "", line=getattr(name, "line", None), column=getattr(name, "column", None)))
+            return self.call((str(name), token), arguments)
+        return self._dynamic_call(base, arguments)
+
+    def _dynamic_call(self, base: Compiled, arguments: Any) -> Compiled:
+        arguments = arguments or []
+        if isinstance(arguments, NamedArguments):
+            pairs = list(arguments)
+            return lambda v: _call(base(v), [], {name: value(v) for name, value in pairs}) if callable(base(v)) else None
+
+        def evaluate(v: Any) -> Any:
+            function = base(v)
+            if not callable(function):
+                return None
+            return _call(function, [argument(v) for argument in arguments], None)
+
+        return evaluate
+
     # names and paths
     def name(self, token: Token) -> str:
         text = str(token)
-        return text[1:-1] if text.startswith("`") else text
+        return _Name(text[1:-1] if text.startswith("`") else text, token)
 
     def variable(self, name: str) -> Compiled:
         if not self.trace:
@@ -420,14 +673,8 @@ class _Compiler(Transformer):
 
         return evaluate
 
-    def in_expr(self, value: Compiled, candidates: Compiled) -> Compiled:
-        def evaluate(v: Any) -> Any:
-            x, pool = value(v), candidates(v)
-            if isinstance(pool, list):
-                return any(equal(x, candidate) is True for candidate in pool)
-            return equal(x, pool)
-
-        return evaluate
+    def in_expr(self, value: Compiled, test: Compiled) -> Compiled:
+        return lambda v: test(v)(value(v))
 
     def and_expr(self, *operands: Compiled) -> Compiled:
         # Three-valued: false wins, then null (anything not boolean), then true.
@@ -464,9 +711,29 @@ class _Compiler(Transformer):
     def function_name(self, *tokens: Token) -> tuple[str, Token]:
         return " ".join(str(token) for token in tokens), tokens[0]
 
+    def bind(self, tree: Any) -> None:
+        """Names that the expression itself defines (context entries, parameters, loop
+        variables): calling one of them is not a call of an unknown built-in."""
+        bound: set[str] = set()
+        for node in tree.iter_subtrees():
+            if node.data in ("entry", "parameters", "iteration", "binding"):
+                for child in node.children:
+                    if isinstance(child, Token) and child.type in ("NAMED", "STRING"):
+                        bound.add(_key_text(child))
+                    elif hasattr(child, "data") and child.data == "name":
+                        bound.add(str(child.children[0]).strip("`"))
+        self.bound_names = bound
+
     def call(self, function: tuple[str, Token], arguments: list[Compiled] | None) -> Compiled:
         name, token = function
         arguments = arguments or []
+        if isinstance(arguments, NamedArguments):
+            builtin = BUILTINS.get(name)
+            if builtin is None:
+                hint = _unknown_function_hint(name)
+                raise FeelSyntaxError(self.source, f"unknown function '{name}'", token.line, token.column, hint)
+            pairs = list(arguments)
+            return lambda v: _call(builtin, [], {key: value(v) for key, value in pairs})
         if name == "is defined":
             self._check_arity(name, token, lambda value: None, len(arguments))
             names = _names_of(arguments[0])
@@ -546,15 +813,7 @@ def _arity(function: Callable[..., Any]) -> str:
     return f"{required} to {len(parameters)} arguments"
 
 
-_TEMPORAL_FUNCTIONS = {
-    "now", "today", "date", "time", "date and time", "duration", "years and months duration",
-    "day of week", "day of year", "week of year", "month of year", "last day of month",
-}
-
-
 def _unknown_function_hint(name: str) -> str:
-    if name in _TEMPORAL_FUNCTIONS:
-        return "Date, time and duration functions are not supported yet"
     close = difflib.get_close_matches(name, [*BUILTINS, "is defined"], n=1)
     if close:
         return f"Did you mean '{close[0]}'?"
@@ -564,12 +823,6 @@ def _unknown_function_hint(name: str) -> str:
 # -- entry point --------------------------------------------------------------------------
 # Habits from other expression languages (JUEL, JavaScript), and what FEEL writes instead.
 _HINTS = (
-    (re.compile(r"\b(some|every)\b.*\bsatisfies\b", re.S), "Quantified expressions (some/every ... satisfies) are not supported yet"),
-    (re.compile(r"\bfor\b.*\breturn\b", re.S), "For loops (for ... in ... return) are not supported yet"),
-    (re.compile(r"\.\."), "Ranges (a..b) are not supported yet"),
-    (re.compile(r"@\""), "Temporal literals (@\"...\") are not supported yet"),
-    (re.compile(r"\binstance\s+of\b"), "'instance of' is not supported yet"),
-    (re.compile(r"\bfunction\s*\("), "Function definitions are not supported yet"),
     (re.compile(r"=="), "FEEL compares with '=', not '=='"),
     (re.compile(r"&&"), "FEEL writes 'and', not '&&'"),
     (re.compile(r"\|\|"), "FEEL writes 'or', not '||'"),
@@ -601,7 +854,9 @@ def compile_feel(source: str, trace: bool = False) -> Compiled:
         line, column = (None, None) if at_end else (error.line, error.column)
         raise FeelSyntaxError(text, reason, line, column, hint) from None
     try:
-        return _Compiler(text, trace).transform(tree)
+        compiler = _Compiler(text, trace)
+        compiler.bind(tree)
+        return compiler.transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, FeelSyntaxError):
             raise error.orig_exc from None

@@ -12,8 +12,11 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from propolis.bpmn.feel import temporal
 
 # Floats beyond this are not made into ints: they are not exact anyway.
 EXACT_FLOAT_INT_MAX = 2**53
@@ -48,7 +51,7 @@ def type_name(value: Any) -> str:
         return "list"
     if isinstance(value, Mapping):
         return "context"
-    return type(value).__name__
+    return temporal.type_name(value) or type(value).__name__
 
 
 def to_text(value: Any) -> str:
@@ -73,7 +76,7 @@ def to_text(value: Any) -> str:
         return "[" + ", ".join(_quoted(item) for item in value) + "]"
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{key}:{_quoted(item)}" for key, item in value.items()) + "}"
-    return str(value)
+    return temporal.to_text(value)
 
 
 def _quoted(value: Any) -> str:
@@ -99,7 +102,7 @@ def add(left: Any, right: Any) -> Any:
         return _float(left, right, _plus)
     if tl is str and tr is str:
         return left + right
-    return None
+    return _temporal(temporal.add, left, right)
 
 
 def subtract(left: Any, right: Any) -> Any:
@@ -108,7 +111,7 @@ def subtract(left: Any, right: Any) -> Any:
         return left - right
     if (tl is int or tl is float) and (tr is int or tr is float):
         return _float(left, right, _minus)
-    return None
+    return _temporal(temporal.subtract, left, right)
 
 
 def multiply(left: Any, right: Any) -> Any:
@@ -117,13 +120,22 @@ def multiply(left: Any, right: Any) -> Any:
         return left * right
     if (tl is int or tl is float) and (tr is int or tr is float):
         return _float(left, right, _times)
-    return None
+    return _temporal(temporal.multiply, left, right)
 
 
 def divide(left: Any, right: Any) -> Any:
-    if is_number(left) and is_number(right) and right != 0:
-        return _float(left, right, _over)
-    return None
+    if is_number(left) and is_number(right):
+        return _float(left, right, _over) if right != 0 else None
+    return normalize(_temporal(temporal.divide, left, right))
+
+
+def _temporal(op: Callable[[Any, Any], Any], left: Any, right: Any) -> Any:
+    if left is None or right is None or isinstance(left, bool) or isinstance(right, bool):
+        return None
+    try:
+        return op(left, right)
+    except (OverflowError, ValueError, TypeError, ArithmeticError):
+        return None
 
 
 def power(base: Any, exponent: Any) -> Any:
@@ -137,7 +149,11 @@ def power(base: Any, exponent: Any) -> Any:
 
 
 def negate(value: Any) -> Any:
-    return -value if is_number(value) else None
+    if is_number(value):
+        return -value
+    if type(value) is temporal.YearsMonths:
+        return temporal.YearsMonths(-value.months)
+    return -value if type(value) is temporal._TD else None
 
 
 def _plus(a: float, b: float) -> float:
@@ -212,6 +228,10 @@ def equal(left: Any, right: Any) -> Any:
         if left.keys() != right.keys():
             return False
         return _all_equal((left[key], right[key]) for key in left)
+    if tl is Range and tr is Range:
+        return left == right
+    if temporal.is_temporal(left) and temporal.is_temporal(right):
+        return temporal.equal(left, right)
     return None
 
 
@@ -232,10 +252,13 @@ def not_equal(left: Any, right: Any) -> Any:
 
 
 def comparable(left: Any, right: Any) -> bool:
-    """Whether FEEL orders these two values (`<`, `between`): numbers, or strings."""
+    """Whether FEEL orders these two values (`<`, `between`): numbers, strings, and dates,
+    times and durations of the same kind."""
     if is_number(left):
         return is_number(right)
-    return type(left) is str and type(right) is str
+    if type(left) is str:
+        return type(right) is str
+    return temporal.comparable(left, right)
 
 
 def _ordering(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
@@ -244,7 +267,14 @@ def _ordering(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
         if t is int or t is float:
             t = type(right)
             return op(left, right) if t is int or t is float else None
-        return op(left, right) if t is str and type(right) is str else None
+        if t is str:
+            return op(left, right) if type(right) is str else None
+        if temporal.comparable(left, right):
+            try:
+                return op(left, right)
+            except TypeError:
+                return None
+        return None
 
     return compare
 
@@ -266,14 +296,49 @@ def describe_comparison_failure(left: Any, right: Any) -> str | None:
 
 
 def lookup(container: Any, key: str) -> Any:
-    """`container.key`: a context's entry; on a list, the entry of every item (FEEL maps)."""
+    """`container.key`: a context's entry; on a list, the entry of every item (FEEL maps);
+    on a date, time, duration or range, its property (`date.year`, `range.start`)."""
     if type(container) is dict:
         return container.get(key)
     if isinstance(container, Mapping):
         return container.get(key)
     if isinstance(container, list):
         return [lookup(item, key) for item in container]
+    if container is not None:
+        return temporal.property_of(container, key) if not isinstance(container, Range) else container.property(key)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A FEEL range (interval): `[1..10]`, `(a..b]`; an open end has no value (None)."""
+
+    start: Any
+    end: Any
+    start_included: bool = True
+    end_included: bool = True
+
+    def contains(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if self.start is not None:
+            below = (less_or_equal if self.start_included else less)(self.start, value)
+            if below is not True:
+                return below
+        if self.end is not None:
+            above = (less_or_equal if self.end_included else less)(value, self.end)
+            if above is not True:
+                return above
+        return True
+
+    def property(self, key: str) -> Any:
+        return {
+            "start": self.start, "end": self.end,
+            "start included": self.start_included, "end included": self.end_included,
+        }.get(key)
+
+    def __str__(self) -> str:
+        return ("[" if self.start_included else "(") + f"{to_text(self.start)}..{to_text(self.end)}" + ("]" if self.end_included else ")")
 
 
 def describe_lookup_failure(container: Any, key: str) -> str | None:
@@ -288,3 +353,42 @@ def describe_lookup_failure(container: Any, key: str) -> str | None:
     if isinstance(container, list):
         return None
     return f"cannot read '{key}' of {describe(container)}: only a context has entries"
+
+
+_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "number": is_number,
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "date": lambda v: type(v) is temporal._D,
+    "time": lambda v: type(v) is temporal._T,
+    "date and time": lambda v: type(v) is temporal._DT,
+    "days and time duration": lambda v: type(v) is temporal._TD,
+    "years and months duration": lambda v: type(v) is temporal.YearsMonths,
+    "list": lambda v: isinstance(v, list),
+    "context": lambda v: isinstance(v, Mapping),
+    "range": lambda v: isinstance(v, Range),
+    "function": callable,
+    "Any": lambda v: v is not None,
+    "Null": lambda v: v is None,
+}
+
+
+def instance_of(value: Any, type_name: str) -> Any:
+    """`value instance of type`: FEEL's type names, with list<T>, range<T> and the base of
+    other generic types."""
+    base, _, inner = type_name.partition("<")
+    base = base.strip()
+    if value is None:
+        return base == "Null"
+    check = _TYPE_CHECKS.get(base)
+    if check is None:
+        return False
+    if not check(value):
+        return False
+    inner = inner.rsplit(">", 1)[0].strip() if inner else ""
+    if base == "list" and inner:
+        return all(instance_of(item, inner) is True for item in value)
+    if base == "range" and inner:
+        ends = [e for e in (value.start, value.end) if e is not None]
+        return all(instance_of(e, inner) is True for e in ends)
+    return True
