@@ -122,6 +122,7 @@ _REGEX_FLAGS = {"s": re.S, "m": re.M, "i": re.I, "x": re.X}
 
 
 def _regex(pattern: Any, flags: Any) -> re.Pattern[str] | None:
+    flags = "" if flags is None else flags
     if not isinstance(pattern, str) or not isinstance(flags, str) or any(f not in _REGEX_FLAGS for f in flags):
         return None
     combined = 0

@@ -34,7 +34,7 @@ from lark.exceptions import (
 from propolis.bpmn.errors import FeelSyntaxError
 from propolis.bpmn.feel import temporal, values
 from propolis.bpmn.feel.builtins import BUILTINS as _BASICS
-from propolis.bpmn.feel.library import LIBRARY
+from propolis.bpmn.feel.library import LIBRARY, positional
 from propolis.bpmn.feel.values import (
     ARITHMETIC,
     COMPARISON,
@@ -66,7 +66,7 @@ _PARSER = Lark(
 # FEEL's string escapes. Any other backslash stays as written, so that regular expressions
 # read naturally: "\d+" is the pattern \d+.
 _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
-_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.DOTALL)
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|U[0-9a-fA-F]{6}|.)", re.DOTALL)
 
 
 def _unescape(body: str) -> str:
@@ -76,7 +76,11 @@ def _unescape(body: str) -> str:
             return chr(int(code[1:], 16))
         return _ESCAPES.get(code, match.group(0))
 
-    return _ESCAPE.sub(replace, body) if "\\" in body else body
+    if "\\" not in body:
+        return body
+    text = _ESCAPE.sub(replace, body)
+    # \uD83D\uDCA9: a surrogate pair written as two escapes is one character
+    return text.encode("utf-16", "surrogatepass").decode("utf-16") if any("\ud800" <= c <= "\udfff" for c in text) else text
 
 
 # -- scopes -------------------------------------------------------------------------------
@@ -290,14 +294,7 @@ def _matches_test(value: Any, pool: Any) -> Any:
     if isinstance(pool, list):
         if isinstance(value, list) and equal(value, pool) is True:
             return True
-        unknown = False
-        for item in pool:
-            outcome = _matches_test(value, item)
-            if outcome is True:
-                return True
-            if outcome is not False:
-                unknown = True
-        return None if unknown and value is not None else False
+        return any(_matches_test(value, item) is True for item in pool)
     if callable(pool):
         outcome = pool(value)
         return outcome if isinstance(outcome, bool) else None
@@ -370,6 +367,12 @@ class _Compiler(Transformer):
 
         def numbers(v: Any) -> Any:
             low, high = start(v), end(v)
+            if type(low) is type(high) is temporal._D:
+                step = temporal._TD(days=1 if high >= low else -1)
+                days = []
+                while (day := low + step * len(days)) != high + step:
+                    days.append(day)
+                return days
             if type(low) is not int or type(high) is not int:
                 return None
             step = 1 if high >= low else -1
@@ -456,6 +459,9 @@ class _Compiler(Transformer):
 
     def test_value(self, operand: Compiled) -> Compiled:
         return lambda v: (lambda x, pool=operand(v): _matches_test(x, pool))
+
+    def in_paren_compare(self, value: Compiled, op: Token, operand: Compiled) -> Compiled:
+        return self.in_expr(value, self.test_compare(op, operand))
 
     def in_any(self, value: Compiled, *tests: Compiled) -> Compiled:
         def evaluate(v: Any) -> Any:
@@ -733,7 +739,14 @@ class _Compiler(Transformer):
                 hint = _unknown_function_hint(name)
                 raise FeelSyntaxError(self.source, f"unknown function '{name}'", token.line, token.column, hint)
             pairs = list(arguments)
-            return lambda v: _call(builtin, [], {key: value(v) for key, value in pairs})
+            if positional(name, {key: None for key, _ in pairs}) is None:
+                raise FeelSyntaxError(self.source, f"function '{name}' has no parameters named {', '.join(repr(k) for k, _ in pairs)}", token.line, token.column)
+
+            def named_call(v: Any) -> Any:
+                args = positional(name, {key: value(v) for key, value in pairs})
+                return _call(builtin, args, None)
+
+            return named_call
         if name == "is defined":
             self._check_arity(name, token, lambda value: None, len(arguments))
             names = _names_of(arguments[0])

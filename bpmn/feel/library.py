@@ -79,7 +79,14 @@ def time(from_: Any = None, minute: Any = None, second: Any = None, offset: Any 
     return None
 
 
-def date_and_time(from_: Any = None, time: Any = None, *, date: Any = None) -> Any:  # noqa: F811 - FEEL's names
+_ABSENT = object()
+
+
+def date_and_time(from_: Any = None, time: Any = _ABSENT, *, date: Any = None) -> Any:  # noqa: F811 - FEEL's names
+    if time is None:
+        return None
+    if time is _ABSENT:
+        time = None
     if date is not None or time is not None:
         day = from_ if date is None else date
         if type(day) is _DT:
@@ -304,7 +311,7 @@ def list_replace(list_: Any, position: Any, newItem: Any, *, match: Any = None) 
         return None
     if match is not None or callable(position):
         test = match if match is not None else position
-        if not callable(test):
+        if not callable(test) or len(getattr(test, "parameters", ["item", "newItem"])) != 2:
             return None
         result = []
         for item in list_:
@@ -313,8 +320,10 @@ def list_replace(list_: Any, position: Any, newItem: Any, *, match: Any = None) 
                 return None
             result.append(newItem if outcome else item)
         return result
-    index = _int(position)
-    if index is None or index == 0 or abs(index) > len(list_):
+    if not is_number(position):
+        return None
+    index = int(position)  # a fractional position counts its whole part, as the TCK has it
+    if index == 0 or abs(index) > len(list_):
         return None
     index = index - 1 if index > 0 else len(list_) + index
     return list_[:index] + [newItem] + list_[index + 1:]
@@ -565,7 +574,57 @@ def range_(from_: Any) -> Any:
     return Range(ends[0], ends[1], match.group(1) == "[", match.group(4) == "]")
 
 
+def abs_(n: Any) -> Any:
+    if is_number(n):
+        return abs(n)
+    if type(n) is _TD:
+        return abs(n)
+    if type(n) is temporal.YearsMonths:
+        return temporal.YearsMonths(abs(n.months))
+    return None
+
+
+def all_(*list_: Any) -> Any:
+    if not list_:
+        return None
+    items = list_[0] if len(list_) == 1 and isinstance(list_[0], list) else list(list_)
+    if any(item is False for item in items):
+        return False
+    return True if all(item is True for item in items) else None
+
+
+def any_(*list_: Any) -> Any:
+    if not list_:
+        return None
+    items = list_[0] if len(list_) == 1 and isinstance(list_[0], list) else list(list_)
+    if any(item is True for item in items):
+        return True
+    return False if all(item is False for item in items) else None
+
+
+def number(from_: Any, grouping_separator: Any = None, decimal_separator: Any = None) -> Any:
+    if not isinstance(from_, str):
+        return None
+    if grouping_separator not in (None, " ", ",", ".") or decimal_separator not in (None, ",", "."):
+        return None
+    if grouping_separator is not None and grouping_separator == decimal_separator:
+        return None
+    text = from_
+    if grouping_separator:
+        text = text.replace(grouping_separator, "")
+    if decimal_separator and decimal_separator != ".":
+        text = text.replace(decimal_separator, ".")
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", text.strip()):
+        return None
+    value = Decimal(text.strip())
+    return int(value) if value == value.to_integral_value() and "." not in text and "e" not in text.lower() else normalize(float(value))
+
+
 LIBRARY: dict[str, Callable[..., Any]] = {
+    "abs": abs_,
+    "all": all_,
+    "any": any_,
+    "number": number,
     "date": date,
     "time": time,
     "date and time": date_and_time,
@@ -623,3 +682,62 @@ LIBRARY: dict[str, Callable[..., Any]] = {
 
 # Rounding modes, for `decimal`'s siblings elsewhere.
 ROUNDING = {"half even": ROUND_HALF_EVEN, "half up": ROUND_HALF_UP, "half down": ROUND_HALF_DOWN, "up": ROUND_UP, "down": ROUND_DOWN}
+
+
+# FEEL's parameter names of each built-in (alternatives for the overloaded ones), so that named
+# arguments find their place: `substring(string: "abc", start position: 2)`.
+PARAMETERS: dict[str, list[list[str]]] = {
+    "not": [["negand"]],
+    "substring": [["string", "start position", "length"]],
+    "string length": [["string"]],
+    "upper case": [["string"]],
+    "lower case": [["string"]],
+    "substring before": [["string", "match"]],
+    "substring after": [["string", "match"]],
+    "replace": [["input", "pattern", "replacement", "flags"]],
+    "contains": [["string", "match"]],
+    "starts with": [["string", "match"]],
+    "ends with": [["string", "match"]],
+    "matches": [["input", "pattern", "flags"]],
+    "split": [["string", "delimiter"]],
+    "string join": [["list", "delimiter"]],
+    "list contains": [["list", "element"]],
+    **{name: [["list"]] for name in ("count", "min", "max", "sum", "mean", "all", "any", "product", "median", "stddev", "mode", "reverse", "distinct values", "flatten")},
+    "sublist": [["list", "start position", "length"]],
+    "insert before": [["list", "position", "newItem"]],
+    "remove": [["list", "position"]],
+    "index of": [["list", "match"]],
+    "sort": [["list", "precedes"]],
+    "list replace": [["list", "position", "newItem"], ["list", "match", "newItem"]],
+    **{name: [["n", "scale"]] for name in ("decimal", "floor", "ceiling", "round up", "round down", "round half up", "round half down")},
+    "abs": [["n"]],
+    "modulo": [["dividend", "divisor"]],
+    **{name: [["number"]] for name in ("sqrt", "log", "exp", "odd", "even")},
+    "number": [["from", "grouping separator", "decimal separator"]],
+    "string": [["from"]],
+    "date": [["from"], ["year", "month", "day"]],
+    "time": [["from"], ["hour", "minute", "second", "offset"]],
+    "date and time": [["from"], ["date", "time"]],
+    "duration": [["from"]],
+    "years and months duration": [["from", "to"]],
+    "get value": [["m", "key"]],
+    "get entries": [["m"]],
+    "context": [["entries"]],
+    "context put": [["context", "key", "value"], ["context", "keys", "value"]],
+    "context merge": [["contexts"]],
+    **{name: [["date"]] for name in ("day of year", "day of week", "month of year", "week of year", "last day of month")},
+    "is": [["value1", "value2"]],
+    "range": [["from"]],
+    **{name: [["point1", "point2"], ["point", "range"], ["range", "point"], ["range1", "range2"]] for name in (
+        "before", "after", "meets", "met by", "overlaps", "overlaps before", "overlaps after", "finishes", "finished by",
+        "includes", "during", "starts", "started by", "coincides")},
+}
+
+
+def positional(name: str, named: dict[str, Any]) -> list[Any] | None:
+    """Named arguments of built-in `name` as positional ones; None if they do not fit."""
+    for alternative in PARAMETERS.get(name, []):
+        if set(named) <= set(alternative):
+            last = max(alternative.index(key) for key in named) if named else -1
+            return [named.get(parameter) for parameter in alternative[: last + 1]]
+    return None

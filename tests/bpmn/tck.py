@@ -105,9 +105,7 @@ def _value(node: etree._Element) -> Any:
     kind = (node.get(f"{XSI}type") or "").split(":")[-1]
     text = node.text or ""
     if kind in ("decimal", "double", "float", "integer", "int", "long", "short"):
-        number = Decimal(text.strip())
-        # FEEL numbers are int or float in propolis, as they arrive from JSON.
-        return int(number) if number == number.to_integral_value() and abs(number) < 2**63 else float(number)
+        return Decimal(text.strip())
     if kind == "boolean":
         return text.strip() == "true"
     if kind == "date":
@@ -122,6 +120,17 @@ def _value(node: etree._Element) -> Any:
         if len(node) == 0:
             return text
     return text
+
+
+def _as_input(value: Any) -> Any:
+    """FEEL numbers are int or float in propolis, as they arrive from JSON."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**63 else float(value)
+    if isinstance(value, list):
+        return [_as_input(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_input(v) for k, v in value.items()}
+    return value
 
 
 def load_cases(root: Path = TCK) -> list[Case]:
@@ -139,7 +148,7 @@ def load_cases(root: Path = TCK) -> list[Case]:
                 for test in _children(tree, "testCase"):
                     if (test.get("type") or "decision") != "decision":
                         continue
-                    inputs = {n.get("name"): _value(n) for n in _children(test, "inputNode")}
+                    inputs = {n.get("name"): _as_input(_value(n)) for n in _children(test, "inputNode")}
                     for result in _children(test, "resultNode"):
                         name = result.get("name") or ""
                         if name not in decisions:

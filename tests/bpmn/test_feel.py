@@ -83,7 +83,7 @@ class LazyScope(Mapping[str, Any]):
         ("=10 / 5", 2),
         ("=7 - 10", -3),
         ("=2 ** 3", 8),
-        ("=2 ** 3 ** 2", 512),
+        ("=2 ** 3 ** 2", 64),  # left-associative, as the DMN TCK has it
         ("=-amount", -120),
         ("=price * 2", 5),
         ('="Hello " + name', "Hello Ada"),
