@@ -18,6 +18,7 @@ from typing import Any
 
 from propolis.bpmn.errors import FeelEvaluationError
 from propolis.bpmn.feel import TracingScope, compile_feel
+from propolis.bpmn.feel.plain import PLAIN_TYPES, to_plain
 
 # Distinct expression texts kept compiled. Models repeat a few texts many times; a deployment
 # of new texts beyond this only costs recompiling the least recently used ones.
@@ -59,7 +60,7 @@ class FeelExpression:
 
     def __init__(self, source: str) -> None:
         self.source = source  # as written, with the leading '='
-        self.evaluate = compile_feel(source)
+        self.evaluate = _plain_results(compile_feel(source))
         self._traced: Callable[[Any], Any] | None = None
 
     def explain(self, variables: Mapping[str, Any]) -> list[str]:
@@ -84,6 +85,17 @@ class FeelExpression:
 
     def __repr__(self) -> str:
         return f"FeelExpression({self.source!r})"
+
+
+def _plain_results(compiled: Callable[[Any], Any]) -> Callable[[Mapping[str, Any]], Any]:
+    """Results leave FEEL as JSON values (variables, job types, timer values): a date as
+    "2024-01-31", a duration as "PT1H", as Zeebe writes them."""
+
+    def evaluate(variables: Mapping[str, Any]) -> Any:
+        result = compiled(variables)
+        return result if type(result) in PLAIN_TYPES else to_plain(result)
+
+    return evaluate
 
 
 @lru_cache(maxsize=EXPRESSION_CACHE_SIZE)

@@ -38,13 +38,13 @@ from propolis.bpmn.feel.library import LIBRARY, positional
 from propolis.bpmn.feel.values import (
     ARITHMETIC,
     COMPARISON,
+    Range,
     comparable,
     describe,
     describe_arithmetic_failure,
     describe_comparison_failure,
     describe_lookup_failure,
     equal,
-    Range,
     is_number,
     lookup,
 )
@@ -455,10 +455,18 @@ class _Compiler(Transformer):
     # in, instance of
     def test_compare(self, op: Token, operand: Compiled) -> Compiled:
         apply = COMPARISON[str(op)]
-        return lambda v: (lambda x, bound=operand(v): apply(x, bound))
+        def test(v: Any) -> Callable[[Any], Any]:
+            bound = operand(v)
+            return lambda x: apply(x, bound)
+
+        return test
 
     def test_value(self, operand: Compiled) -> Compiled:
-        return lambda v: (lambda x, pool=operand(v): _matches_test(x, pool))
+        def test(v: Any) -> Callable[[Any], Any]:
+            pool = operand(v)
+            return lambda x: _matches_test(x, pool)
+
+        return test
 
     def in_paren_compare(self, value: Compiled, op: Token, operand: Compiled) -> Compiled:
         return self.in_expr(value, self.test_compare(op, operand))

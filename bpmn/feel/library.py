@@ -14,7 +14,16 @@ import math
 import re
 import statistics
 from collections.abc import Callable, Mapping
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import (
+    ROUND_CEILING,
+    ROUND_DOWN,
+    ROUND_FLOOR,
+    ROUND_HALF_DOWN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    ROUND_UP,
+    Decimal,
+)
 from typing import Any
 
 from propolis.bpmn.feel import temporal
@@ -73,7 +82,7 @@ def time(from_: Any = None, minute: Any = None, second: Any = None, offset: Any 
     if type(from_) is _DT:
         return from_.timetz()
     if type(from_) is _D:
-        return _T(0, 0, 0, tzinfo=datetime.timezone.utc)
+        return _T(0, 0, 0, tzinfo=datetime.UTC)
     if type(from_) is _T:
         return from_
     return None
@@ -125,7 +134,7 @@ def years_and_months_duration(from_: Any, to: Any) -> Any:
 
 
 def now() -> Any:
-    return _DT.now(datetime.timezone.utc).replace(microsecond=0)
+    return _DT.now(datetime.UTC).replace(microsecond=0)
 
 
 def today() -> Any:
@@ -560,18 +569,24 @@ def range_(from_: Any) -> Any:
         return None
     ends = []
     for text in (match.group(2).strip(), match.group(3).strip()):
-        if not text:
-            ends.append(None)
-            continue
+        if not _RANGE_END.fullmatch(text):
+            return None  # each end is a literal: a number, a string, a temporal value
         try:
             ends.append(compile_feel(text)({}))
         except Exception:  # noqa: BLE001 - not a literal: not a range
             return None
-        if ends[-1] is None:
-            return None
-    if ends[0] is None and ends[1] is None:
+    low, high = ends
+    if low is None and high is None:
         return None
-    return Range(ends[0], ends[1], match.group(1) == "[", match.group(4) == "]")
+    if low is not None and high is not None:
+        if type(low) is not type(high) or less(high, low) is not False:
+            return None
+    return Range(low, high, match.group(1) == "[", match.group(4) == "]")
+
+
+_RANGE_END = re.compile(
+    r'null|-?(\d+(\.\d+)?|\.\d+)|"(\\.|[^"\\])*"|@"[^"]*"|(date and time|date|time|duration)\(\s*"[^"]*"\s*\)'
+)
 
 
 def abs_(n: Any) -> Any:

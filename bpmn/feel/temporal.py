@@ -47,7 +47,7 @@ def _zone(offset: str | None, zone_id: str | None) -> datetime.tzinfo | None | b
     if not offset:
         return None
     if offset == "Z":
-        return datetime.timezone.utc
+        return datetime.UTC
     sign = -1 if offset[0] == "-" else 1
     parts = [int(p) for p in offset[1:].split(":")]
     delta = datetime.timedelta(hours=parts[0], minutes=parts[1], seconds=parts[2] if len(parts) > 2 else 0)
@@ -254,7 +254,7 @@ def subtract(left: Any, right: Any) -> Any:
         if tr is _DT:
             return left - right if _aware_pair(left, right) else None
         if tr is _D:  # the date as its midnight in UTC, as the TCK expects
-            return subtract(left, _DT.combine(right, _T(tzinfo=datetime.timezone.utc)))
+            return subtract(left, _DT.combine(right, _T(tzinfo=datetime.UTC)))
         if tr is _TD:
             return left - right
         if tr is YearsMonths:
@@ -263,7 +263,7 @@ def subtract(left: Any, right: Any) -> Any:
         if tr is _D:
             return _TD(days=(left - right).days)
         if tr is _DT:
-            return subtract(_DT.combine(left, _T(tzinfo=datetime.timezone.utc)), right)
+            return subtract(_DT.combine(left, _T(tzinfo=datetime.UTC)), right)
         if tr is _TD:
             return (_DT.combine(left, _T()) - right).date()
         if tr is YearsMonths:

@@ -30,6 +30,7 @@ class Decision:
     name: str
     text: str
     requires: list[str] = field(default_factory=list)  # decision names, evaluated first
+    type_ref: str = ""  # the decision's declared type (its variable's typeRef)
 
 
 @dataclass
@@ -72,10 +73,12 @@ def _read_model(path: Path) -> dict[str, Decision]:
             for required in _children(requirement, "requiredDecision"):
                 references.append((required.get("href") or "").lstrip("#"))
         knowledge = _children(node, "knowledgeRequirement")
-        raw.append((name, texts[0].text if texts and not knowledge else None, references))
-    for name, text, references in raw:
+        variables = _children(node, "variable")
+        type_ref = variables[0].get("typeRef", "") if variables else ""
+        raw.append((name, texts[0].text if texts and not knowledge else None, references, type_ref))
+    for name, text, references, type_ref in raw:
         if text is not None:
-            decisions[name] = Decision(name, text, [by_id.get(r, r) for r in references])
+            decisions[name] = Decision(name, text, [by_id.get(r, r) for r in references], type_ref)
     # A decision is a FEEL case only if every decision it requires is one too.
     changed = True
     while changed:

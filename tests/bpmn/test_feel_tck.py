@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from propolis.bpmn.errors import FeelSyntaxError
-from propolis.bpmn.feel import compile_feel
+from propolis.bpmn.feel import compile_feel, values
 
 from tests.bpmn import tck
 
@@ -32,7 +32,7 @@ def evaluate(case: tck.Case) -> Any:
                 decide(required)
             scope = {**case.inputs, **results}
             try:
-                results[name] = compile_feel("=" + decision.text)(scope)
+                results[name] = coerce(compile_feel("=" + decision.text)(scope), decision.type_ref)
             except FeelSyntaxError:
                 results[name] = None
             except Exception:  # noqa: BLE001 - a crash is a failed case, counted below
@@ -40,6 +40,27 @@ def evaluate(case: tck.Case) -> Any:
         return results[name]
 
     return decide(case.decision)
+
+
+# A decision's result is coerced to its declared type (DMN 1.4, 7.3.2): a singleton list
+# to its element, a value of another type to null. Only FEEL's own types are checked here;
+# item definitions of the models (tNumberList...) are left as they are.
+_TYPE_NAMES = {
+    "number": "number", "string": "string", "boolean": "boolean", "date": "date", "time": "time",
+    "dateTime": "date and time", "date and time": "date and time",
+    "dayTimeDuration": "days and time duration", "days and time duration": "days and time duration",
+    "yearMonthDuration": "years and months duration", "years and months duration": "years and months duration",
+    "context": "context", "list": "list",
+}
+
+
+def coerce(value: Any, type_ref: str) -> Any:
+    feel_type = _TYPE_NAMES.get(type_ref.split(":")[-1].strip())
+    if feel_type is None or value is None:
+        return value
+    if feel_type != "list" and isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value if values.instance_of(value, feel_type) is True else None
 
 
 def passes(case: tck.Case) -> bool:
