@@ -312,6 +312,26 @@ def _python_name(function: Any, name: str) -> str:
     return python if python in parameters or python + "_" not in parameters else python + "_"
 
 
+def _range_items(interval: Range) -> list[Any] | None:
+    """The values a `for` walks over a range of whole numbers or of dates; else None."""
+    low, high = interval.start, interval.end
+    if type(low) is int and type(high) is int:
+        step = 1 if high >= low else -1
+        items: list[Any] = list(range(low, high + step, step))
+    elif type(low) is type(high) is temporal._D:
+        step_days = temporal._TD(days=1 if high >= low else -1)
+        items = []
+        while (day := low + step_days * len(items)) != high + step_days:
+            items.append(day)
+    else:
+        return None
+    if items and not interval.start_included:
+        items = items[1:]
+    if items and not interval.end_included:
+        items = items[:-1]
+    return items
+
+
 def _call(function: Any, args: list[Any], named: dict[str, Any] | None) -> Any:
     try:
         if named is not None:
@@ -396,6 +416,8 @@ class _Compiler(Transformer):
                     return True
                 name, source = iterations[index]
                 items = source(scope)
+                if isinstance(items, Range):
+                    items = _range_items(items)
                 if items is None:
                     return False
                 if not isinstance(items, list):
@@ -509,6 +531,9 @@ class _Compiler(Transformer):
         pairs = pairs or []
         trace = self.trace
 
+        if len({key for key, _ in pairs}) != len(pairs):
+            return _constant(None)  # a context cannot have the same key twice
+
         def evaluate(v: Any) -> Any:
             result: dict[str, Any] = {}
             scope = _ContextScope(result, v, v.warnings if trace else None)
@@ -560,9 +585,9 @@ class _Compiler(Transformer):
         return evaluate
 
     # names and paths
-    def name(self, token: Token) -> str:
-        text = str(token)
-        return _Name(text[1:-1] if text.startswith("`") else text, token)
+    def name(self, *tokens: Token) -> str:
+        words = [str(t)[1:-1] if str(t).startswith("`") else str(t) for t in tokens]
+        return _Name(" ".join(words), tokens[0])
 
     def variable(self, name: str) -> Compiled:
         if not self.trace:
@@ -735,7 +760,7 @@ class _Compiler(Transformer):
                     if isinstance(child, Token) and child.type in ("NAMED", "STRING"):
                         bound.add(_key_text(child))
                     elif hasattr(child, "data") and child.data == "name":
-                        bound.add(str(child.children[0]).strip("`"))
+                        bound.add(" ".join(str(t).strip("`") for t in child.children))
         self.bound_names = bound
 
     def call(self, function: tuple[str, Token], arguments: list[Compiled] | None) -> Compiled:

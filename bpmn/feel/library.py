@@ -397,11 +397,16 @@ def context_put(context: Any, key: Any, value: Any, *, keys: Any = None) -> Any:
         inner = {}
     if not isinstance(inner, Mapping):
         return None
-    result[path[0]] = context_put(inner, path[1:], value)
+    nested = context_put(inner, path[1:], value)
+    if nested is None:
+        return None
+    result[path[0]] = nested
     return result
 
 
 def context_merge(contexts: Any) -> Any:
+    if isinstance(contexts, Mapping):
+        contexts = [contexts]
     if not isinstance(contexts, list) or not all(isinstance(c, Mapping) for c in contexts):
         return None
     result: dict[str, Any] = {}
@@ -416,6 +421,8 @@ def string(from_: Any) -> Any:
 
 
 def string_join(list_: Any, delimiter: Any = "") -> Any:
+    if isinstance(list_, str):
+        list_ = [list_]
     if not isinstance(list_, list) or (delimiter is not None and not isinstance(delimiter, str)):
         return None
     parts = [item for item in list_ if item is not None]

@@ -319,8 +319,8 @@ class Range:
     end_included: bool = True
 
     def contains(self, value: Any) -> Any:
-        if value is None:
-            return None
+        if value is None or self.start is None or self.end is None:
+            return None  # an end written as null is unknown
         if self.start is not None:
             below = (less_or_equal if self.start_included else less)(self.start, value)
             if below is not True:
