@@ -448,3 +448,43 @@ def test_a_compensation_end_event_with_an_activity_ref_compensates_only_that_act
     client.complete_job(one_job(client, "cmo-charge").key)
     client.complete_job(one_job(client, "cmo-refund").key)
     no_job(client, "cmo-unbook")
+
+
+def test_signal_and_escalation_event_sub_processes_start_inside_a_sub_process(client):
+    client.deploy(model(
+        "evsub-signal-escalation",
+        '<bpmn:startEvent id="s" /><bpmn:subProcess id="sub"><bpmn:startEvent id="ss" />'
+        + service("inner", "eve2-inner")
+        + '<bpmn:intermediateThrowEvent id="raise"><bpmn:escalationEventDefinition escalationRef="Esc" /></bpmn:intermediateThrowEvent>'
+        + service("after-raise", "eve2-after") + '<bpmn:endEvent id="se" />'
+        + flows(("ss", "inner"), ("inner", "raise"), ("raise", "after-raise"), ("after-raise", "se"))
+        + '<bpmn:subProcess id="on-signal" triggeredByEvent="true"><bpmn:startEvent id="sig-start" isInterrupting="false">'
+        '<bpmn:signalEventDefinition signalRef="Sig" /></bpmn:startEvent>' + service("noticed", "eve2-signal") + '<bpmn:endEvent id="ne" />'
+        + flows(("sig-start", "noticed"), ("noticed", "ne")) + "</bpmn:subProcess>"
+        '<bpmn:subProcess id="on-escalation" triggeredByEvent="true"><bpmn:startEvent id="esc-start" isInterrupting="false">'
+        '<bpmn:escalationEventDefinition escalationRef="Esc" /></bpmn:startEvent>' + service("escalated", "eve2-escalated") + '<bpmn:endEvent id="ee" />'
+        + flows(("esc-start", "escalated"), ("escalated", "ee")) + "</bpmn:subProcess>"
+        + "</bpmn:subProcess><bpmn:endEvent id=\"e\" />" + flows(("s", "sub"), ("sub", "e")),
+        '<bpmn:signal id="Sig" name="audit-now" /><bpmn:escalation id="Esc" name="Esc" escalationCode="slow" />\n',
+    ))
+    client.create_instance("evsub-signal-escalation")
+    inner = one_job(client, "eve2-inner")
+    client.broadcast_signal("audit-now", {"auditor": "ann"})
+    assert one_job(client, "eve2-signal").variables["auditor"] == "ann"
+    client.complete_job(inner.key)  # non-interrupting: the sub-process went on
+    one_job(client, "eve2-escalated")
+    one_job(client, "eve2-after")  # the escalation did not interrupt either
+
+
+def test_feel_dates_and_durations_in_a_script_task_become_iso_text_in_the_variables(client):
+    client.deploy(model(
+        "feel-dates",
+        '<bpmn:startEvent id="s" /><bpmn:scriptTask id="due"><bpmn:extensionElements>'
+        '<zeebe:script expression="=date(ordered) + duration(&quot;P30D&quot;)" resultVariable="dueDate" /></bpmn:extensionElements></bpmn:scriptTask>'
+        '<bpmn:scriptTask id="late"><bpmn:extensionElements>'
+        '<zeebe:script expression="=date(dueDate) &lt; date(&quot;2024-03-01&quot;) and (every x in lines satisfies x.qty &gt; 0)" resultVariable="ok" />'
+        "</bpmn:extensionElements></bpmn:scriptTask>"
+        '<bpmn:endEvent id="e" />' + flows(("s", "due"), ("due", "late"), ("late", "e")),
+    ))
+    result = client.create_instance_with_result("feel-dates", {"ordered": "2024-01-15", "lines": [{"qty": 1}, {"qty": 2}]})
+    assert result.variables["dueDate"] == "2024-02-14" and result.variables["ok"] is True
