@@ -25,6 +25,8 @@ from propolis.broker.config import ENV_PREFIX, BrokerConfig, ExporterSpec, env_v
 
 CONFIG_ENV = "PROPOLIS_CONFIG"
 EXPORTER_KEYS = ("className", "args")
+# Top-level blocks that belong to the gateway (gateway/security_config.py reads them).
+GATEWAY_SECTIONS = ("tls", "auth")
 
 
 class ConfigFileError(ValueError):
@@ -45,6 +47,28 @@ def load_broker_config(path: Path | str | None, **overrides: Any) -> BrokerConfi
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """The BrokerConfig fields the file sets, checked and converted."""
+    document = read_config_document(path)
+    known = {item.name: item for item in fields(BrokerConfig)}
+    values: dict[str, Any] = {}
+    for name, raw in document.items():
+        if name in GATEWAY_SECTIONS:
+            continue
+        if name not in known:
+            raise ConfigFileError(
+                f"{path}: unknown setting {name!r}; known settings: "
+                f"{', '.join(sorted([*known, *GATEWAY_SECTIONS]))}"
+            )
+        if name == "exporters":
+            values[name] = _exporters(path, raw)
+            continue
+        default = known[name].default
+        assert default is not MISSING
+        values[name] = _scalar(path, name, raw, default)
+    return values
+
+
+def read_config_document(path: Path) -> dict[str, Any]:
+    """The file's top-level mapping, unchecked beyond being YAML and a mapping."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -60,20 +84,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(document, dict):
         raise ConfigFileError(f"{path}: expected a mapping of settings at the top, got {_kind(document)}")
-    known = {item.name: item for item in fields(BrokerConfig)}
-    values: dict[str, Any] = {}
-    for name, raw in document.items():
-        if name not in known:
-            raise ConfigFileError(
-                f"{path}: unknown setting {name!r}; known settings: {', '.join(sorted(known))}"
-            )
-        if name == "exporters":
-            values[name] = _exporters(path, raw)
-            continue
-        default = known[name].default
-        assert default is not MISSING
-        values[name] = _scalar(path, name, raw, default)
-    return values
+    return document
 
 
 def _exporters(path: Path, raw: Any) -> dict[str, ExporterSpec]:

@@ -179,6 +179,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
         partition_count=partitions,
         config_path=Path(args.config) if args.config else None,
         console_port=None if args.no_console else args.console_port,
+        tls_certificate=args.tls_certificate,
+        tls_private_key=args.tls_private_key,
+        tls_client_ca=args.tls_client_ca,
+        token_port=args.token_port,
     )
     try:
         asyncio.run(serve(settings))
@@ -461,6 +465,17 @@ Stops cleanly (exit 0) on Ctrl-C or SIGTERM.""",
     dev.add_argument("--console-port", type=_port, default=_env_port(CONSOLE_PORT_ENV, DEFAULT_CONSOLE_PORT),
                      help=f"the web console's HTTP port, 0 for any free one (env {CONSOLE_PORT_ENV}; default %(default)s)")
     dev.add_argument("--no-console", action="store_true", help="run without the web console and its read model")
+    security = dev.add_argument_group("security (see the README; the YAML file's tls: and auth: blocks hold the rest)")
+    security.add_argument("--tls-certificate", metavar="PEM",
+                          help="serve gRPC (and the token endpoint) over TLS with this certificate chain "
+                               "(env PROPOLIS_TLS_CERTIFICATE)")
+    security.add_argument("--tls-private-key", metavar="PEM",
+                          help="the certificate's private key (env PROPOLIS_TLS_PRIVATE_KEY)")
+    security.add_argument("--tls-client-ca", metavar="PEM",
+                          help="mutual TLS: require client certificates signed by this CA (env PROPOLIS_TLS_CLIENT_CA)")
+    security.add_argument("--token-port", type=_port, default=None,
+                          help="with auth on: the OAuth token endpoint's port, 0 for any free one "
+                               "(env PROPOLIS_AUTH_TOKEN_PORT; default 8081)")
 
     console = _subparser(
         commands, "console", "serve the web console on its own",

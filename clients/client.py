@@ -185,13 +185,23 @@ def _job(job: Any) -> Job:
 
 
 class PropolisClient:
-    """A plaintext gRPC connection to one gateway."""
+    """A gRPC connection to one gateway: plaintext, or TLS with `credentials`; with `token`,
+    every call carries it as `authorization: Bearer <token>`."""
 
-    def __init__(self, address: str = DEFAULT_ADDRESS, call_timeout_s: float = CALL_TIMEOUT_S):
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        call_timeout_s: float = CALL_TIMEOUT_S,
+        credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
+    ):
         self.address = address
         self.call_timeout_s = call_timeout_s
-        self._channel = grpc.insecure_channel(address)
+        self._channel = (
+            grpc.secure_channel(address, credentials) if credentials is not None else grpc.insecure_channel(address)
+        )
         self._stub = GatewayStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
 
     def close(self) -> None:
         self._channel.close()
@@ -204,7 +214,9 @@ class PropolisClient:
 
     def _call(self, method: str, request: Any, timeout_s: float | None = None) -> Any:
         try:
-            return getattr(self._stub, method)(request, timeout=timeout_s or self.call_timeout_s)
+            return getattr(self._stub, method)(
+                request, timeout=timeout_s or self.call_timeout_s, metadata=self._metadata
+            )
         except grpc.RpcError as error:
             raise _gateway_error(error, method) from None
 
@@ -433,7 +445,7 @@ class PropolisClient:
             tenantIds=list(tenant_ids),
         )
         wait_s = max(request_timeout_ms, 0) / 1000 if request_timeout_ms else self.call_timeout_s
-        call = self._stub.ActivateJobs(request, timeout=wait_s + DEADLINE_SLACK_S)
+        call = self._stub.ActivateJobs(request, timeout=wait_s + DEADLINE_SLACK_S, metadata=self._metadata)
         return ActivateJobsCall(call)
 
     def activate_jobs(

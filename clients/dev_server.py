@@ -34,11 +34,33 @@ class DevSettings:
     partition_count: int
     config_path: Path | None = None  # the broker's YAML file (--config / PROPOLIS_CONFIG)
     console_port: int | None = 8080  # the web console (0: any free port); None: no console
+    # TLS and the token endpoint by flag; the rest of tls:/auth: from the file and environment.
+    tls_certificate: str | None = None
+    tls_private_key: str | None = None
+    tls_client_ca: str | None = None
+    token_port: int | None = None
 
 
-def ready_line(host: str, port: int, data_dir: Path, console_port: int | None = None) -> str:
+def load_security(settings: DevSettings):  # -> SecurityConfig (imported lazily, like the broker)
+    from propolis.broker.config_file import read_config_document
+    from propolis.gateway.security_config import load_security_config
+
+    document = read_config_document(settings.config_path) if settings.config_path is not None else {}
+    return load_security_config(
+        document,
+        tls_certificate=settings.tls_certificate,
+        tls_private_key=settings.tls_private_key,
+        tls_client_ca=settings.tls_client_ca,
+        token_port=settings.token_port,
+    )
+
+
+def ready_line(
+    host: str, port: int, data_dir: Path, console_port: int | None = None, token_url: str | None = None
+) -> str:
     console = f", console on http://{host}:{console_port}/" if console_port is not None else ""
-    return f"{READY_LINE_PREFIX}{host}:{port}{console}, data in {data_dir}"
+    token = f", token endpoint {token_url}" if token_url is not None else ""
+    return f"{READY_LINE_PREFIX}{host}:{port}{console}{token}, data in {data_dir}"
 
 
 async def serve(settings: DevSettings) -> None:
@@ -49,12 +71,16 @@ async def serve(settings: DevSettings) -> None:
     from propolis.gateway.config import GatewayConfig
     from propolis.gateway.metrics import GatewayMetrics
     from propolis.gateway.server import GatewayServer
+    from propolis.gateway.token_endpoint import TokenEndpoint
+    from propolis.gateway.tokens import TokenAuthority
 
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop_requested.set)
 
+    security = load_security(settings)
+    authority = TokenAuthority(security.auth) if security.auth.enabled else None
     config = load_broker_config(
         settings.config_path, data_dir=settings.data_dir, partition_count=settings.partition_count
     )
@@ -76,12 +102,18 @@ async def serve(settings: DevSettings) -> None:
         # One process, one /metrics: the gateway's metrics join the broker's registry.
         server = GatewayServer(
             InProcessBrokerClient(broker), GatewayConfig(host=settings.host, port=settings.port),
-            GatewayMetrics(broker.metrics.registry),
+            GatewayMetrics(broker.metrics.registry), security, authority,
         )
         port = await server.start()
         monitoring = None
         console = None
+        tokens = None
         try:
+            token_url = None
+            if authority is not None and security.auth.token_port is not None:
+                tokens = TokenEndpoint(authority, security.tls, settings.host, security.auth.token_port)
+                tokens.start()
+                token_url = tokens.url(settings.host)
             from propolis.broker.monitoring import MonitoringServer
 
             # After the gateway, so that a taken gateway port is the error a user sees first.
@@ -90,10 +122,13 @@ async def serve(settings: DevSettings) -> None:
             if settings.console_port is not None:
                 from propolis.clients.console.server import ConsoleServer
 
-                console = ConsoleServer(read_model_path, f"127.0.0.1:{port}", settings.host, settings.console_port)
+                console = ConsoleServer(
+                    read_model_path, f"127.0.0.1:{port}", settings.host, settings.console_port,
+                    security=security, authority=authority,
+                )
                 console.start()
             console_port = console.port if console is not None else None
-            print(ready_line(settings.host, port, data_dir, console_port), file=sys.stderr, flush=True)
+            print(ready_line(settings.host, port, data_dir, console_port, token_url), file=sys.stderr, flush=True)
             log.info("monitoring ready", extra={"port": monitoring.port, "paths": ["/health", "/ready", "/metrics"]})
             log.info(
                 "propolis dev ready",
@@ -105,6 +140,8 @@ async def serve(settings: DevSettings) -> None:
         finally:
             if console is not None:
                 console.stop()
+            if tokens is not None:
+                tokens.stop()
             if monitoring is not None:
                 monitoring.stop()
             await server.stop(grace_s=GATEWAY_STOP_GRACE_S)

@@ -7,7 +7,8 @@ wait), ActivateJobs (long polling) and StreamActivatedJobs (push).
 
 A handler takes `(request, context)` and returns the response (unary) or writes responses with
 `context.write` (server streaming). Handlers raise; server.py turns what they raise into a
-status. Authentication is not enforced: `authorization` metadata, empty or not, is ignored.
+status. Who may call what is checked before a handler runs (server.py, authorization.py); a
+command on an existing key carries the caller's tenants for the broker to check.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from typing import Any
 import grpc
 from propolis.broker.client import BrokerClient, BrokerResponse
 from propolis.gateway import responses
+from propolis.gateway.authorization import authorized_tenants
 from propolis.gateway.errors import GatewayError, expected, rejection_error
 from propolis.gateway.jobs import HeldJob, JobActivator
 from propolis.gateway.requests import Command, Requests
+
+from propolis.records import AUTHORIZED_TENANTS_FIELD
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
 
@@ -33,6 +37,13 @@ NOT_SUPPORTED = (
 
 def not_supported_message(rpc: str) -> str:
     return f"{rpc} is not supported by propolis yet"
+
+
+def with_tenants(command: Command) -> None:
+    """With auth on, a command on an existing key names the tenants its caller may use."""
+    tenants = authorized_tenants()
+    if tenants is not None:
+        command.value = {**command.value, AUTHORIZED_TENANTS_FIELD: tenants}
 
 
 class Handlers:
@@ -72,6 +83,8 @@ class Handlers:
         }
 
     async def _execute(self, command: Command) -> BrokerResponse:
+        if command.key > 0:
+            with_tenants(command)
         response = await self._client.execute(
             command.partition_id,
             command.value_type,
@@ -93,6 +106,8 @@ class Handlers:
 
         async def handle(request: Any, context: Any) -> Any:
             c = to_command(request)
+            if c.key > 0:
+                with_tenants(c)
             response = await execute(
                 c.partition_id, c.value_type, c.intent, c.value, c.key, c.tenant_id
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from propolis.gateway.authorization import tenant_for
 from propolis.gateway.config import GatewayConfig
 from propolis.gateway.documents import parse_document
 from propolis.gateway.errors import expected, invalid_argument
@@ -67,16 +68,10 @@ class JobActivation:
 
 
 def tenant_of(tenant_id: str, rpc: str) -> str:
-    """The request's tenant; empty is the default tenant. Multi-tenancy is disabled, so any
-    other tenant is refused as Zeebe refuses it."""
-    if not tenant_id or tenant_id == DEFAULT_TENANT:
-        return DEFAULT_TENANT
-    raise invalid_argument(
-        expected(
-            f"handle gRPC request {rpc} with tenant identifier '{tenant_id}'",
-            "multi-tenancy is disabled",
-        )
-    )
+    """The request's tenant; empty is the default tenant. With auth off (multi-tenancy off)
+    any other tenant is refused as Zeebe refuses it; with auth on, a tenant the caller may
+    not use is PERMISSION_DENIED (gateway/authorization.py)."""
+    return tenant_for(tenant_id, rpc)
 
 
 def _checked_key(key: int, field_name: str, to: str) -> int:
@@ -118,7 +113,8 @@ class Requests:
         return self._deployment([(r.name, r.content) for r in request.resources], tenant)
 
     def deploy_process(self, request: Any) -> Command:
-        return self._deployment([(p.name, p.definition) for p in request.processes], DEFAULT_TENANT)
+        tenant = tenant_of("", "DeployProcess")
+        return self._deployment([(p.name, p.definition) for p in request.processes], tenant)
 
     # -- process instances ----------------------------------------------------------------
     def _creation_value(self, request: Any) -> dict[str, Any]:

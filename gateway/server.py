@@ -5,6 +5,10 @@ Every handler runs inside one guard: a `GatewayError` becomes its status and mes
 that sheds load RESOURCE_EXHAUSTED, an unavailable one UNAVAILABLE, and any other exception is
 logged and answered INTERNAL with a message, never UNKNOWN. RPCs propolis does not serve answer
 UNIMPLEMENTED naming the RPC.
+
+Security (gateway/security_config.py): with TLS configured the port speaks only TLS (and
+requires a client certificate from `client_ca` for mutual TLS); with auth on, every call is
+authenticated and authorized before its handler runs (authorization.py).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from propolis.broker.client import BrokerClient
+from propolis.gateway.authorization import authenticate, set_caller
 from propolis.gateway.config import GatewayConfig
 from propolis.gateway.errors import status_of
 from propolis.gateway.handlers import Handler, Handlers, not_supported_message
@@ -26,6 +31,8 @@ from propolis.gateway.metrics import GatewayMetrics
 from propolis.gateway.protocol import METHODS, SERVICE_NAME, Method
 from propolis.gateway.requests import Requests
 from propolis.gateway.routing import Router
+from propolis.gateway.security_config import SecurityConfig, TlsConfig
+from propolis.gateway.tokens import TokenAuthority
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,25 @@ def _guarded(rpc: str, handler: Handler) -> Handler:
             await _abort(context, rpc, error)
 
     return guarded
+
+
+def _authenticated(rpc: str, handler: Handler, authority: TokenAuthority) -> Handler:
+    """Verifies the caller before `handler` runs; the handler sees it as `current_caller()`."""
+
+    async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        set_caller(authenticate(authority, rpc, context.invocation_metadata()))
+        return await handler(request, context)
+
+    return authenticated
+
+
+def server_credentials(tls: TlsConfig) -> grpc.ServerCredentials:
+    certificate, private_key, client_ca = tls.read()
+    return grpc.ssl_server_credentials(
+        [(private_key, certificate)],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
 
 
 def _measured(rpc: str, handler: Handler, metrics: GatewayMetrics) -> Handler:
@@ -111,9 +137,20 @@ def _method_handler(method: Method, handler: Handler) -> grpc.RpcMethodHandler:
 class GatewayServer:
     """`await start()` binds and serves (returns the port), `await stop()` ends it."""
 
-    def __init__(self, client: BrokerClient, config: GatewayConfig, metrics: GatewayMetrics | None = None) -> None:
+    def __init__(
+        self,
+        client: BrokerClient,
+        config: GatewayConfig,
+        metrics: GatewayMetrics | None = None,
+        security: SecurityConfig | None = None,
+        authority: TokenAuthority | None = None,
+    ) -> None:
         self.client = client
         self.config = config
+        self.security = security if security is not None else SecurityConfig()
+        if authority is None and self.security.auth.enabled:
+            authority = TokenAuthority(self.security.auth)
+        self.authority = authority if self.security.auth.enabled else None
         self.metrics = metrics if metrics is not None else GatewayMetrics()
         self._server: grpc.aio.Server | None = None
         self._notifications: JobNotifications | None = None
@@ -128,15 +165,15 @@ class GatewayServer:
         self._notifications = JobNotifications(asyncio.get_running_loop())
         self._jobs = JobActivator(self.client, router, self.config, self._notifications)
         handlers = Handlers(self.client, Requests(self.config, router), self._jobs).table()
+
+        def served(name: str) -> Handler:
+            handler = handlers[name] if name in handlers else _unsupported(name)
+            if self.authority is not None:
+                handler = _authenticated(name, handler, self.authority)
+            return _guarded(name, handler)
+
         table = {
-            name: _method_handler(
-                method,
-                _measured(
-                    name,
-                    _guarded(name, handlers[name]) if name in handlers else _unsupported(name),
-                    self.metrics,
-                ),
-            )
+            name: _method_handler(method, _measured(name, served(name), self.metrics))
             for name, method in METHODS.items()
         }
         options = [
@@ -153,8 +190,12 @@ class GatewayServer:
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE_NAME, table)])
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         address = f"{self.config.host}:{self.config.port}"
+        tls = self.security.tls
         try:
-            port = server.add_insecure_port(address)
+            if tls.enabled:
+                port = server.add_secure_port(address, server_credentials(tls))
+            else:
+                port = server.add_insecure_port(address)
         except RuntimeError as error:
             raise OSError(f"could not bind the gateway to {address}: {error}") from error
         if port == 0:
@@ -167,7 +208,11 @@ class GatewayServer:
         )
         for service in ("", SERVICE_NAME):
             await self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        log.info("gateway serving", extra={"address": address, "port": port})
+        log.info(
+            "gateway serving",
+            extra={"address": address, "port": port, "tls": tls.enabled,
+                   "mutual_tls": tls.client_ca is not None, "auth": self.authority is not None},
+        )
         return port
 
     async def stop(self, grace_s: float = 1.0) -> None:

@@ -17,6 +17,9 @@ from typing import Any
 import msgpack
 
 DEFAULT_TENANT = "<default>"
+# In the value of a command on an existing key: the tenants its caller may use (multi-tenancy
+# on); the broker treats a key of any other tenant as not found (broker/processing/tenancy.py).
+AUTHORIZED_TENANTS_FIELD = "authorizedTenantIds"
 PARTITION_BITS = 51
 KEY_COUNTER_MASK = (1 << PARTITION_BITS) - 1
 

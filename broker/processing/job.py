@@ -7,7 +7,7 @@ from typing import Any
 
 from propolis.broker.engine.context import ProcessingContext
 from propolis.broker.engine.rejections import RejectionError, expected
-from propolis.broker.processing import errors
+from propolis.broker.processing import errors, tenancy
 from propolis.broker.processing.bpmn_behavior import BpmnBehavior
 from propolis.broker.processing.services import Services
 
@@ -17,7 +17,7 @@ from propolis.records import JobIntent, RejectionType, ValueType
 def _job(ctx: ProcessingContext, action: str, states: tuple[str, ...]) -> dict[str, Any]:
     key = ctx.command.key
     job = ctx.state.jobs.get(key)
-    if job is None or job["tenantId"] != ctx.command.tenant_id and ctx.command.tenant_id != "*":
+    if job is None or not tenancy.may_access(ctx.command, job["tenantId"]):
         raise RejectionError(RejectionType.NOT_FOUND, expected(action, "no such job was found", key))
     if job["state"] not in states:
         why = {

@@ -17,6 +17,7 @@ from typing import Any
 from propolis.bpmn.model import ElementKind
 from propolis.broker.engine.context import ProcessingContext
 from propolis.broker.engine.rejections import RejectionError
+from propolis.broker.processing import tenancy
 from propolis.broker.processing.bpmn_behavior import BpmnBehavior
 from propolis.broker.processing.services import Services
 
@@ -29,12 +30,12 @@ _ACTIVE = ("ACTIVATING", "ACTIVATED", "COMPLETING")
 def modify_instance(ctx: ProcessingContext, services: Services) -> None:
     key = ctx.command.key
     root = ctx.state.element_instances.get(key)
-    if root is None or root["flowScopeKey"] >= 0 or root["tenantId"] != ctx.command.tenant_id:
+    if root is None or root["flowScopeKey"] >= 0 or not tenancy.may_access(ctx.command, root["tenantId"]):
         raise RejectionError(RejectionType.NOT_FOUND, f"Expected to modify process instance but no process instance found with key '{key}'")
     bpmn = BpmnBehavior(ctx, services.processes)
     process, _ = bpmn.model(root)
     active = _active_descendants(bpmn, key)
-    value = ctx.command.value
+    value = tenancy.without_authorizations(ctx.command.value)
     activations = []
     for instruction in value.get("activateInstructions") or []:
         element_id = instruction.get("elementId", "")
@@ -65,7 +66,7 @@ def modify_instance(ctx: ProcessingContext, services: Services) -> None:
     if not activations and not terminations:
         raise _invalid("no activate or terminate instructions were given")
 
-    record = ctx.event(ValueType.PROCESS_INSTANCE_MODIFICATION, ProcessInstanceModificationIntent.MODIFIED, key, dict(value, processInstanceKey=key))
+    record = ctx.event(ValueType.PROCESS_INSTANCE_MODIFICATION, ProcessInstanceModificationIntent.MODIFIED, key, dict(value, processInstanceKey=key), root["tenantId"])
     ctx.respond(record)
     for element, scope, variables in activations:
         for scope_id, document in variables:

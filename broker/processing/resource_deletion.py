@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from propolis.broker.engine.context import ProcessingContext
 from propolis.broker.engine.rejections import RejectionError
+from propolis.broker.processing import tenancy
 from propolis.broker.processing.deployment import replace_start_subscriptions
 from propolis.broker.processing.services import Services
 
@@ -18,7 +19,7 @@ from propolis.records import ProcessIntent, RejectionType, ResourceDeletionInten
 def delete_resource(ctx: ProcessingContext, services: Services) -> None:
     key = ctx.command.key
     process_def = ctx.state.processes.get(key)
-    if process_def is None or process_def["tenantId"] != ctx.command.tenant_id:
+    if process_def is None or not tenancy.may_access(ctx.command, process_def["tenantId"]):
         raise RejectionError(RejectionType.NOT_FOUND, f"Expected to delete resource but no resource found with key `{key}`")
     running = ctx.state.processes.running_instances(key)
     if running:
@@ -32,10 +33,10 @@ def delete_resource(ctx: ProcessingContext, services: Services) -> None:
     if was_latest:
         replace_start_subscriptions(ctx, services, process_def, None, None)
     deleted = {k: v for k, v in process_def.items() if k != "resource"}
-    ctx.event(ValueType.PROCESS, ProcessIntent.DELETED, key, process_def)
+    ctx.event(ValueType.PROCESS, ProcessIntent.DELETED, key, process_def, tenant)
     if was_latest:
         now_latest = ctx.state.processes.latest_version(tenant, process_id)
         if now_latest is not None:
             replace_start_subscriptions(ctx, services, None, now_latest, services.processes.get(ctx.state, now_latest["processDefinitionKey"]))
-    record = ctx.event(ValueType.RESOURCE_DELETION, ResourceDeletionIntent.DELETED, key, {"resourceKey": key, "tenantId": tenant, **{k: deleted[k] for k in ("bpmnProcessId", "version")}})
+    record = ctx.event(ValueType.RESOURCE_DELETION, ResourceDeletionIntent.DELETED, key, {"resourceKey": key, "tenantId": tenant, **{k: deleted[k] for k in ("bpmnProcessId", "version")}}, tenant)
     ctx.respond(record)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from propolis.broker.engine.context import ProcessingContext
 from propolis.broker.engine.rejections import RejectionError, expected
+from propolis.broker.processing import tenancy
 from propolis.broker.processing.bpmn_behavior import BpmnBehavior
 from propolis.broker.processing.services import Services
 
@@ -11,10 +12,10 @@ from propolis.records import RejectionType, ValueType, VariableDocumentIntent
 
 
 def update_variables(ctx: ProcessingContext, services: Services) -> None:
-    value = ctx.command.value
+    value = tenancy.without_authorizations(ctx.command.value)
     scope_key = int(value.get("scopeKey", -1))
     instance = ctx.state.element_instances.get(scope_key)
-    if instance is None or instance["tenantId"] != ctx.command.tenant_id:
+    if instance is None or not tenancy.may_access(ctx.command, instance["tenantId"]):
         raise RejectionError(RejectionType.NOT_FOUND, expected("update variables for element", "no such element was found", scope_key))
     variables = value.get("variables") or {}
     if not isinstance(variables, dict):
@@ -24,5 +25,5 @@ def update_variables(ctx: ProcessingContext, services: Services) -> None:
         bpmn.set_local_variables(instance, variables)
     else:
         bpmn.propagate_variables(scope_key, variables, instance)
-    record = ctx.event(ValueType.VARIABLE_DOCUMENT, VariableDocumentIntent.UPDATED, ctx.keys.next(), dict(value, variables=variables))
+    record = ctx.event(ValueType.VARIABLE_DOCUMENT, VariableDocumentIntent.UPDATED, ctx.keys.next(), dict(value, variables=variables), instance["tenantId"])
     ctx.respond(record)

@@ -18,6 +18,15 @@ API (all JSON):
     POST /api/instances/<key>/cancel
     POST /api/instances/<key>/variables      {"scopeKey": k, "variables": {...}}
     POST /api/incidents/<key>/resolve        {"jobKey": k, "retries": n}
+    GET  /api/session                        who is signed in: {"user", "tenants", "auth"}
+    POST /api/login                          {"clientId", "clientSecret"}: sets the session cookie
+    POST /api/logout
+
+With auth on (the `auth:` block of the configuration), every endpoint but login needs a session:
+signing in with a configured client's id and secret sets an HttpOnly cookie holding a token
+from the same authority as the gateway's. Reads show only the caller's tenants (anything of
+another tenant is answered 404, as if it did not exist) and actions go to the gateway with the
+caller's token, so the gateway checks their permissions and tenants as for any client.
 """
 
 from __future__ import annotations
@@ -27,19 +36,24 @@ import logging
 import mimetypes
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from propolis.clients.client import PropolisClient
+from propolis.clients.console.sessions import SESSION_COOKIE, ConsoleAuth, Session
 from propolis.clients.errors import GatewayError
 from propolis.exporters.read_model import InstanceFilter, ReadModel
 from propolis.exporters.read_model.queries import QueryError, ReadModelMissingError
 
 log = logging.getLogger(__name__)
+
+Caller = Session | None
 
 STATIC_DIR = Path(__file__).parent / "static"
 VENDOR_DIR = Path(__file__).parent / "node_modules" / "bpmn-js" / "dist"
@@ -72,19 +86,31 @@ def _int(value: str | None, name: str) -> int | None:
 
 
 class ConsoleApi:
-    """What each endpoint does, apart from HTTP. One place to check who may see what."""
+    """What each endpoint does, apart from HTTP. One place to check who may see what: every
+    method gets the signed-in `caller` (None with auth off) and shows only its tenants."""
 
-    def __init__(self, read_model: ReadModel, gateway_address: str) -> None:
+    def __init__(self, read_model: ReadModel, gateway_address: str, auth: ConsoleAuth | None = None) -> None:
         self.read_model = read_model
         self.gateway_address = gateway_address
+        self.auth = auth if auth is not None else ConsoleAuth(None, None)
         self._client: PropolisClient | None = None
         self._client_lock = threading.Lock()
 
-    def client(self) -> PropolisClient:
+    def client(self, caller: Caller = None) -> PropolisClient:
+        if caller is not None:
+            # The caller's own token: the gateway checks its permissions and tenants.
+            return self.auth.gateway_client(self.gateway_address, caller)
         with self._client_lock:
             if self._client is None:
-                self._client = PropolisClient(self.gateway_address)
+                self._client = self.auth.gateway_client(self.gateway_address, None)
             return self._client
+
+    @staticmethod
+    def _tenants(caller: Caller) -> tuple[str, ...] | None:
+        return None if caller is None else tuple(caller.identity.tenants)
+
+    def _visible(self, caller: Caller, tenant_id: str) -> bool:
+        return caller is None or tenant_id in caller.identity.tenants
 
     def close(self) -> None:
         if self._client is not None:
@@ -92,17 +118,22 @@ class ConsoleApi:
         self.read_model.close()
 
     # -- reads -----------------------------------------------------------------------------
-    def processes(self, query: dict[str, str]) -> Any:
-        return {"items": self.read_model.processes()}
+    def session(self, caller: Caller, query: dict[str, str]) -> Any:
+        if caller is None:
+            return {"auth": self.auth.enabled, "user": None, "tenants": None}
+        return {"auth": True, "user": caller.identity.name, "tenants": list(caller.identity.tenants)}
 
-    def process(self, key: int) -> Any:
+    def processes(self, caller: Caller, query: dict[str, str]) -> Any:
+        return {"items": self.read_model.processes(self._tenants(caller))}
+
+    def process(self, caller: Caller, key: int) -> Any:
         process = self.read_model.process(key)
-        if process is None:
+        if process is None or not self._visible(caller, process["tenant_id"]):
             raise ApiError(HTTPStatus.NOT_FOUND, f"no process definition with key {key}")
         process["elements"] = self.read_model.element_stats(key)
         return process
 
-    def instances(self, query: dict[str, str]) -> Any:
+    def instances(self, caller: Caller, query: dict[str, str]) -> Any:
         incident = query.get("incident")
         value = query.get("value")
         if value not in (None, ""):
@@ -119,7 +150,7 @@ class ConsoleApi:
                 process_definition_key=_int(query.get("definition"), "definition"),
                 state=query.get("state") or None,
                 has_incident=None if incident in (None, "") else incident == "true",
-                tenant_ids=(query["tenant"],) if query.get("tenant") else None,
+                tenant_ids=_tenant_filter(query.get("tenant"), self._tenants(caller)),
                 start_from_ms=_int(query.get("startFrom"), "startFrom"),
                 start_to_ms=_int(query.get("startTo"), "startTo"),
                 end_from_ms=_int(query.get("endFrom"), "endFrom"),
@@ -131,42 +162,66 @@ class ConsoleApi:
         except QueryError as error:
             raise ApiError(HTTPStatus.BAD_REQUEST, str(error)) from None
 
-    def instance(self, key: int) -> Any:
+    def instance(self, caller: Caller, key: int) -> Any:
         instance = self.read_model.instance(key)
-        if instance is None:
+        if instance is None or not self._visible(caller, instance["tenant_id"]):
             raise ApiError(HTTPStatus.NOT_FOUND, f"no process instance with key {key}")
         return instance
 
-    def timeline(self, key: int) -> Any:
+    def timeline(self, caller: Caller, key: int) -> Any:
+        if caller is not None:
+            self.instance(caller, key)  # 404 unless the caller may see the instance
         return {"items": self.read_model.timeline(key)}
 
-    def changes(self, query: dict[str, str]) -> Any:
+    def changes(self, caller: Caller, query: dict[str, str]) -> Any:
         return {"positions": self.read_model.positions()}
 
     # -- actions through the gateway -------------------------------------------------------
-    def cancel(self, key: int, body: dict[str, Any]) -> Any:
-        self.client().cancel_instance(key)
+    def cancel(self, caller: Caller, key: int, body: dict[str, Any]) -> Any:
+        with _closing(self.client(caller), caller) as client:
+            client.cancel_instance(key)
         return {"canceled": key}
 
-    def set_variables(self, key: int, body: dict[str, Any]) -> Any:
+    def set_variables(self, caller: Caller, key: int, body: dict[str, Any]) -> Any:
         variables = body.get("variables")
         if not isinstance(variables, dict):
             raise ApiError(HTTPStatus.BAD_REQUEST, "variables must be a JSON object")
         scope_key = body.get("scopeKey", key)
         if not isinstance(scope_key, int):
             raise ApiError(HTTPStatus.BAD_REQUEST, "scopeKey must be an element instance key")
-        self.client().set_variables(scope_key, variables, local=bool(body.get("local", True)))
+        with _closing(self.client(caller), caller) as client:
+            client.set_variables(scope_key, variables, local=bool(body.get("local", True)))
         return {"updated": scope_key}
 
-    def resolve(self, key: int, body: dict[str, Any]) -> Any:
+    def resolve(self, caller: Caller, key: int, body: dict[str, Any]) -> Any:
         job_key = body.get("jobKey")
         retries = body.get("retries")
         if job_key is not None and job_key > 0:
             if not isinstance(retries, int) or retries < 1:
                 raise ApiError(HTTPStatus.BAD_REQUEST, "retries must be a whole number of at least 1 to retry the job")
-            self.client().update_job_retries(job_key, retries)
-        self.client().resolve_incident(key)
+        with _closing(self.client(caller), caller) as client:
+            if job_key is not None and job_key > 0:
+                client.update_job_retries(job_key, retries)
+            client.resolve_incident(key)
         return {"resolved": key}
+
+
+@contextmanager
+def _closing(client: PropolisClient, caller: Caller) -> Iterator[PropolisClient]:
+    """A caller's own client is closed after its action; the shared one stays open."""
+    try:
+        yield client
+    finally:
+        if caller is not None:
+            client.close()
+
+
+def _tenant_filter(asked: str | None, allowed: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if allowed is None:
+        return (asked,) if asked else None
+    if asked:
+        return (asked,) if asked in allowed else ("",)  # another tenant's: nothing matches
+    return allowed
 
 
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
@@ -176,6 +231,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/api/instances/(-?\d+)$"), "instance"),
     ("GET", re.compile(r"^/api/instances/(-?\d+)/timeline$"), "timeline"),
     ("GET", re.compile(r"^/api/changes$"), "changes"),
+    ("GET", re.compile(r"^/api/session$"), "session"),
     ("POST", re.compile(r"^/api/instances/(-?\d+)/cancel$"), "cancel"),
     ("POST", re.compile(r"^/api/instances/(-?\d+)/variables$"), "set_variables"),
     ("POST", re.compile(r"^/api/incidents/(-?\d+)/resolve$"), "resolve"),
@@ -203,6 +259,13 @@ def _handler_class(api: ConsoleApi) -> type[BaseHTTPRequestHandler]:
                 else:
                     self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{method} {url.path} is not allowed"})
                 return
+            if method == "POST" and url.path in ("/api/login", "/api/logout"):
+                self._login() if url.path == "/api/login" else self._logout()
+                return
+            caller = api.auth.session(self._cookie())
+            if api.auth.enabled and caller is None and url.path != "/api/session":
+                self._json(HTTPStatus.UNAUTHORIZED, {"error": "sign in first: POST /api/login with clientId and clientSecret"})
+                return
             for route_method, pattern, name in _ROUTES:
                 match = pattern.match(url.path)
                 if match is None or route_method != method:
@@ -211,9 +274,9 @@ def _handler_class(api: ConsoleApi) -> type[BaseHTTPRequestHandler]:
                     action: Callable[..., Any] = getattr(api, name)
                     if method == "GET":
                         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-                        result = action(int(match.group(1))) if match.groups() else action(query)
+                        result = action(caller, int(match.group(1))) if match.groups() else action(caller, query)
                     else:
-                        result = action(int(match.group(1)), self._body())
+                        result = action(caller, int(match.group(1)), self._body())
                     self._json(HTTPStatus.OK, result)
                 except ApiError as error:
                     self._json(error.status, {"error": error.message})
@@ -224,6 +287,35 @@ def _handler_class(api: ConsoleApi) -> type[BaseHTTPRequestHandler]:
                     self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(error)})
                 return
             self._json(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {method} {url.path}"})
+
+        def _cookie(self) -> str | None:
+            try:
+                morsel = SimpleCookie(self.headers.get("Cookie") or "").get(SESSION_COOKIE)
+            except CookieError:
+                return None
+            return morsel.value if morsel is not None else None
+
+        def _login(self) -> None:
+            try:
+                body = self._body()
+            except ApiError as error:
+                self._json(error.status, {"error": error.message})
+                return
+            if not api.auth.enabled:
+                self._json(HTTPStatus.OK, {"auth": False, "user": None, "tenants": None})
+                return
+            client_id, secret = body.get("clientId"), body.get("clientSecret")
+            token = api.auth.login(client_id, secret) if isinstance(client_id, str) and isinstance(secret, str) else None
+            if token is None:
+                self._json(HTTPStatus.UNAUTHORIZED, {"error": "unknown client or wrong secret"})
+                return
+            session = api.auth.session(token)
+            assert session is not None
+            self._json(HTTPStatus.OK, {"auth": True, "user": session.identity.name, "tenants": list(session.identity.tenants)},
+                       cookie=api.auth.cookie(token))
+
+        def _logout(self) -> None:
+            self._json(HTTPStatus.OK, {"auth": api.auth.enabled, "user": None}, cookie=api.auth.cookie(""))
 
         def _body(self) -> dict[str, Any]:
             length = int(self.headers.get("Content-Length") or 0)
@@ -238,9 +330,11 @@ def _handler_class(api: ConsoleApi) -> type[BaseHTTPRequestHandler]:
                 raise ApiError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
             return body
 
-        def _json(self, status: HTTPStatus, payload: Any) -> None:
+        def _json(self, status: HTTPStatus, payload: Any, cookie: str | None = None) -> None:
             data = json.dumps(payload, default=str).encode()
             self.send_response(status)
+            if cookie is not None:
+                self.send_header("Set-Cookie", cookie)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-store")
@@ -271,8 +365,13 @@ def _handler_class(api: ConsoleApi) -> type[BaseHTTPRequestHandler]:
 class ConsoleServer:
     """The console's HTTP server on its own thread."""
 
-    def __init__(self, read_model_path: Path, gateway_address: str, host: str = "0.0.0.0", port: int = 8080) -> None:
-        self.api = ConsoleApi(ReadModel(read_model_path), gateway_address)
+    def __init__(
+        self, read_model_path: Path, gateway_address: str, host: str = "0.0.0.0", port: int = 8080,
+        security: Any = None, authority: Any = None,
+    ) -> None:
+        """`security` (a gateway SecurityConfig) and `authority` (its TokenAuthority) turn on
+        TLS towards the gateway and sign-in; None: neither."""
+        self.api = ConsoleApi(ReadModel(read_model_path), gateway_address, ConsoleAuth(security, authority))
         self._server = ThreadingHTTPServer((host, port), _handler_class(self.api))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="console", daemon=True)

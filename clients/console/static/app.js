@@ -13,12 +13,44 @@ function esc(text) {
 function time(ms) { return ms ? new Date(ms).toLocaleString() : ""; }
 function badge(state) { return `<span class="badge ${esc(state)}">${esc(state)}</span>`; }
 
+class SignInNeeded extends Error {}
 async function api(path, options = {}) {
   const response = await fetch(path, { headers: { "Content-Type": "application/json" }, ...options });
   const body = await response.json();
+  if (response.status === 401 && path !== "/api/login") throw new SignInNeeded(body.error);
   if (!response.ok) throw new Error(body.error || response.statusText);
   return body;
 }
+
+// -- signing in (only when the broker runs with auth on) ------------------------------------------
+const userLabel = document.getElementById("user");
+const logoutButton = document.getElementById("logout");
+function showUser(session) {
+  const signedIn = Boolean(session && session.user);
+  userLabel.hidden = logoutButton.hidden = !signedIn;
+  if (signedIn) userLabel.textContent = `${session.user} (tenants: ${session.tenants.join(", ")})`;
+}
+function loginView(message) {
+  showUser(null);
+  view.dataset.key = "";
+  view.innerHTML = `<form id="login" class="login"><h2>Sign in</h2>
+    <p>Use a client id and secret from the broker's auth configuration.</p>
+    <label>Client id <input name="clientId" autocomplete="username" required></label>
+    <label>Client secret <input name="clientSecret" type="password" autocomplete="current-password" required></label>
+    <button type="submit">Sign in</button><p class="notice" id="login-error">${esc(message || "")}</p></form>`;
+  document.getElementById("login").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    try {
+      showUser(await post("/api/login", { clientId: form.get("clientId"), clientSecret: form.get("clientSecret") }));
+      lastPositions = "";
+      await refresh(true);
+    } catch (error) {
+      document.getElementById("login-error").textContent = error.message;
+    }
+  });
+}
+logoutButton.addEventListener("click", async () => { await post("/api/logout"); loginView(); });
 async function post(path, body) { return api(path, { method: "POST", body: JSON.stringify(body || {}) }); }
 
 // -- diagrams -------------------------------------------------------------------------------
@@ -246,11 +278,16 @@ async function refresh(force = false) {
     lastPositions = now;
     await current();
   } catch (error) {
+    if (error instanceof SignInNeeded) {
+      if (!document.getElementById("login")) loginView();
+      return;
+    }
     live.classList.add("stale");
     if (force || !view.innerHTML) view.innerHTML = `<p class="notice">${esc(error.message)}</p>`;
   }
 }
 window.addEventListener("hashchange", () => { current = route(); view.dataset.key = ""; refresh(true); });
 current = route();
+api("/api/session").then(showUser).catch(() => {});
 refresh(true);
 setInterval(() => { if (!replay) refresh(); }, 1000);
