@@ -14,6 +14,8 @@ from propolis.broker.exporting.loader import configure_exporters
 from propolis.broker.metrics import BrokerMetrics
 from propolis.broker.partition import Partition
 
+from propolis.records import Record
+
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
@@ -29,14 +31,6 @@ class Broker:
         self.metrics = BrokerMetrics()
 
     def start(self) -> None:
-        if self.partition_count != 1:
-            # Several partitions need deployment distribution and cross-partition message
-            # correlation; both arrive with the cluster work. Refuse rather than half-work.
-            raise ValueError(
-                f"{self.partition_count} partitions were asked for, but this version runs exactly one "
-                "partition per broker (deployment distribution and cross-partition message "
-                "correlation come with the cluster work); use 1"
-            )
         # Every exporter is loaded and configured before any partition opens: a wrong
         # className or args stops the start (ExporterStartupError) with nothing half-running.
         exporters = {
@@ -45,7 +39,10 @@ class Broker:
         }
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         for partition_id in range(1, self.partition_count + 1):
-            partition = Partition(partition_id, self.config, self._jobs_available, self.metrics, exporters[partition_id])
+            partition = Partition(
+                partition_id, self.config, self._jobs_available, self.metrics, exporters[partition_id],
+                self._deliver,
+            )
             partition.open()
             self._partitions[partition_id] = partition
 
@@ -53,6 +50,13 @@ class Broker:
         for partition in self._partitions.values():
             partition.close()
         self._partitions.clear()
+
+    def _deliver(self, partition_id: int, command: Record) -> None:
+        """Hand a command to another partition of this broker. A copy through the encoding,
+        as over the network: the receiver owns what it gets."""
+        partition = self._partitions.get(partition_id)
+        if partition is not None:
+            partition.submit_from_partition(Record.decode(command.encode()))
 
     def partition_health(self) -> dict[int, bool]:
         return {pid: p.healthy for pid, p in sorted(self._partitions.items())}

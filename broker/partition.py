@@ -37,6 +37,7 @@ from propolis.broker.exporting import positions as exporter_positions
 from propolis.broker.exporting.director import ExporterDirector
 from propolis.broker.exporting.loader import ConfiguredExporter
 from propolis.broker.metrics import BrokerMetrics
+from propolis.broker.processing.distribution import command_of, distributed_by
 from propolis.broker.processing.process_cache import ProcessCache
 from propolis.broker.processing.services import Services
 from propolis.broker.recovery import replay
@@ -60,6 +61,12 @@ UNSHEDDABLE = {
 }
 
 JobTypesListener = Callable[[set[str]], None]
+CommandTransport = Callable[[int, Record], None]
+"""Hands a command to another partition (`partition id, command`). It must not block; it may
+lose the command (the sender sends unacknowledged commands again, see distribution.py)."""
+
+# Commands for other partitions that are still unacknowledged are sent again this often.
+DISTRIBUTION_RESEND_INTERVAL_S = 1.0
 
 
 class Partition:
@@ -70,8 +77,12 @@ class Partition:
         on_jobs_available: JobTypesListener,
         metrics: BrokerMetrics | None = None,
         exporters: list[ConfiguredExporter] | None = None,
+        transport: CommandTransport | None = None,
     ) -> None:
         self.partition_id = partition_id
+        self._transport = transport
+        # When each unacknowledged distribution (partition, sequence) was last sent.
+        self._last_sent: dict[tuple[int, int], float] = {}
         self._exporters = exporters or []
         self.director: ExporterDirector | None = None
         self.metrics = metrics or BrokerMetrics()
@@ -193,6 +204,15 @@ class Partition:
         self._queue.put(command)
         return future
 
+    def submit_from_partition(self, command: Record) -> None:
+        """A command another partition sent: never shed (it is part of work already accepted)
+        and never answered; if this partition cannot take it now, the sender sends it again."""
+        if not self.healthy or self._stopping.is_set():
+            return
+        command.request_id = -1
+        command.partition_id = self.partition_id
+        self._queue.put(command)
+
     def _forget(self, request_id: int) -> None:
         future = self._pending.get(request_id)
         if future is not None and future.done():
@@ -209,6 +229,7 @@ class Partition:
                 if now >= next_schedule:
                     commands.extend(self._due_commands())
                     self._purge_abandoned_results()
+                    self._resend_distributions()
                     next_schedule = now + interval_s
                 if commands:
                     self._process(commands)
@@ -270,6 +291,10 @@ class Partition:
         self.metrics.observe_command_latencies(self.partition_id, latencies)
         self._update_log_metrics()
         self._records_since_snapshot += len(records)
+        # Before the answers: a client that deploys and then creates an instance on another
+        # partition finds the deployment's distribution queued there ahead of its command.
+        for target, command in outputs.sends:
+            self._send(target, command)
         for response in outputs.responses:
             future = self._pending.pop(response.request_id, None)
             # Claim the future first: the gateway may cancel it (client gone) at any moment,
@@ -280,6 +305,36 @@ class Partition:
             self.director.notify()
         if outputs.job_types_available:
             self._on_jobs_available(outputs.job_types_available)
+
+    def _send(self, target: int, command: Record) -> None:
+        sent_by = distributed_by(command)
+        if sent_by is not None:
+            self._last_sent[(target, sent_by["sequence"])] = time.monotonic()
+        if self._transport is None:
+            log.warning("no transport to other partitions", extra={"partition": self.partition_id, "target": target})
+            return
+        try:
+            self._transport(target, command)
+        except Exception:  # a failing transport loses the command; the resend covers it
+            log.exception("sending a command to another partition failed", extra={"partition": self.partition_id, "target": target})
+
+    def _resend_distributions(self) -> None:
+        """Send again what other partitions have not acknowledged within the resend interval
+        (all of it after a restart), in order per receiver."""
+        now = time.monotonic()
+        due: list[tuple[int, Record]] = []
+        pending: set[tuple[int, int]] = set()
+        with self.store.env.begin() as txn:
+            self.state.tables.txn = txn
+            for distribution in self.state.distributions.pending():
+                marker = (distribution["partitionId"], distribution["sequence"])
+                pending.add(marker)
+                if now - self._last_sent.get(marker, 0.0) >= DISTRIBUTION_RESEND_INTERVAL_S:
+                    due.append((distribution["partitionId"], command_of(distribution)))
+        for marker in [m for m in self._last_sent if m not in pending]:
+            del self._last_sent[marker]
+        for target, command in due:
+            self._send(target, command)
 
     def _update_log_metrics(self) -> None:
         label = str(self.partition_id)

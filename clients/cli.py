@@ -461,7 +461,7 @@ Stops cleanly (exit 0) on Ctrl-C or SIGTERM.""",
                      help=f"the gateway's gRPC port, 0 for any free one "
                           f"(env {PORT_ENV}; default {DEFAULT_PORT})")
     dev.add_argument("--partitions", type=_positive_int, default=None,
-                     help=f"number of partitions (env {PARTITIONS_ENV}; default 1; only 1 until the cluster work lands)")
+                     help=f"number of partitions (env {PARTITIONS_ENV}; default 1)")
     dev.add_argument("--console-port", type=_port, default=_env_port(CONSOLE_PORT_ENV, DEFAULT_CONSOLE_PORT),
                      help=f"the web console's HTTP port, 0 for any free one (env {CONSOLE_PORT_ENV}; default %(default)s)")
     dev.add_argument("--no-console", action="store_true", help="run without the web console and its read model")

@@ -11,9 +11,10 @@
 from __future__ import annotations
 
 import itertools
-import zlib
 
 from propolis.broker.client import BrokerClient, partition_for_key
+
+from propolis.records import partition_of_correlation_key
 
 DEPLOYMENT_PARTITION_ID = 1
 
@@ -38,7 +39,7 @@ class Router:
         return partition_for_key(key, self._client.partition_count)
 
     def for_correlation_key(self, correlation_key: str) -> int:
-        return zlib.crc32(correlation_key.encode()) % self._client.partition_count + 1
+        return partition_of_correlation_key(correlation_key, self._client.partition_count)
 
     def activation_order(self) -> list[int]:
         """All partitions, starting at the next one in turn."""

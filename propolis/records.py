@@ -10,6 +10,7 @@ Values are plain dicts whose field names follow Zeebe's record values (camelCase
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -31,6 +32,12 @@ def encode_key(partition_id: int, counter: int) -> int:
 
 def partition_of_key(key: int) -> int:
     return key >> PARTITION_BITS
+
+
+def partition_of_correlation_key(correlation_key: str, partition_count: int) -> int:
+    """The partition of messages with this correlation key, and of the subscriptions that wait
+    for them: stable across gateways, brokers and restarts."""
+    return zlib.crc32(correlation_key.encode()) % partition_count + 1
 
 
 class RecordType(IntEnum):
@@ -75,11 +82,17 @@ class ValueType(IntEnum):
     RESOURCE_DELETION = 33
     PROCESS_INSTANCE_MODIFICATION = 34
     COMPENSATION_SUBSCRIPTION = 35
+    # Commands one partition sends another (deployment and signal distribution, the message
+    # subscription protocol), with their delivery bookkeeping.
+    COMMAND_DISTRIBUTION = 36
 
 
 class DeploymentIntent(IntEnum):
     CREATE = 0
     CREATED = 1
+    # Partition 1 sends what it deployed to every other partition.
+    DISTRIBUTE = 2
+    DISTRIBUTED = 3
 
 
 class ProcessIntent(IntEnum):
@@ -162,12 +175,21 @@ class MessageSubscriptionIntent(IntEnum):
     CREATED = 0
     CORRELATED = 1
     DELETED = 2
+    # The protocol between an instance's partition and the message's partition when they
+    # differ (see broker/processing/message_subscription.py).
+    CREATE = 3
+    CORRELATING = 4
+    CORRELATE = 5
+    REJECT = 6
+    REJECTED = 7
+    DELETE = 8
 
 
 class ProcessMessageSubscriptionIntent(IntEnum):
     CREATED = 0
     CORRELATED = 1
     DELETED = 2
+    CORRELATE = 3
 
 
 class TimerIntent(IntEnum):
@@ -215,6 +237,13 @@ class CompensationSubscriptionIntent(IntEnum):
     DELETED = 3
 
 
+class CommandDistributionIntent(IntEnum):
+    DISTRIBUTING = 0  # the sender: a command for another partition, kept until acknowledged
+    ACKNOWLEDGE = 1  # the receiver tells the sender it has the command
+    ACKNOWLEDGED = 2
+    RECEIVED = 3  # the receiver: the command's sequence number, so a resent copy is skipped
+
+
 class ErrorIntent(IntEnum):
     CREATED = 0
 
@@ -242,6 +271,7 @@ INTENTS: dict[ValueType, type[IntEnum]] = {
     ValueType.RESOURCE_DELETION: ResourceDeletionIntent,
     ValueType.PROCESS_INSTANCE_MODIFICATION: ProcessInstanceModificationIntent,
     ValueType.COMPENSATION_SUBSCRIPTION: CompensationSubscriptionIntent,
+    ValueType.COMMAND_DISTRIBUTION: CommandDistributionIntent,
 }
 
 

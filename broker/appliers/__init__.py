@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from propolis.broker.appliers import (
+    distribution,
     incident,
     job,
     message,
@@ -25,7 +26,7 @@ from propolis.records import Record
 Applier = Callable[[State, Record], None]
 
 APPLIERS: dict[tuple[int, int], Applier] = {}
-for _module in (process, process_instance, job, variable, incident, message, timer):
+for _module in (process, process_instance, job, variable, incident, message, timer, distribution):
     APPLIERS.update(_module.APPLIERS)
 
 

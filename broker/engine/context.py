@@ -46,6 +46,8 @@ class Outputs:
     records: list[Record] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
     job_types_available: set[str] = field(default_factory=set)
+    # Commands for other partitions (target partition, command), sent once the batch is durable.
+    sends: list[tuple[int, Record]] = field(default_factory=list)
 
 
 class ProcessingContext:
@@ -57,6 +59,7 @@ class ProcessingContext:
         command: Record,
         next_position: int,
         awaiting_results: dict[int, dict[str, Any]],
+        partition_count: int = 1,
     ) -> None:
         self.state = state
         self.keys = keys
@@ -66,6 +69,7 @@ class ProcessingContext:
         self.next_position = next_position
         self.awaiting_results = awaiting_results
         self.responded = False
+        self.partition_count = partition_count
 
     def _append(self, record: Record) -> Record:
         record.position = self.next_position
@@ -110,6 +114,11 @@ class ProcessingContext:
             self.outputs.responses.append(Response(request_id, record))
         if request_id == self.command.request_id:
             self.responded = True
+
+    def send(self, partition_id: int, command: Record) -> None:
+        """Send a command to another partition after commit (see processing/distribution.py
+        for delivery that survives restarts)."""
+        self.outputs.sends.append((partition_id, command))
 
     def job_available(self, job_type: str) -> None:
         self.outputs.job_types_available.add(job_type)

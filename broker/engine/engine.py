@@ -16,10 +16,12 @@ from propolis.broker.engine.context import KeyGenerator, Outputs, ProcessingCont
 from propolis.broker.engine.rejections import RejectionError
 from propolis.broker.processing import (
     deployment,
+    distribution,
     incident,
     job,
     job_batch,
     message,
+    message_subscription,
     process_instance,
     process_instance_creation,
     process_instance_modification,
@@ -32,14 +34,17 @@ from propolis.broker.processing.services import Services
 from propolis.broker.state import State
 
 from propolis.records import (
+    CommandDistributionIntent,
     DeploymentIntent,
     IncidentIntent,
     JobBatchIntent,
     JobIntent,
     MessageIntent,
+    MessageSubscriptionIntent,
     ProcessInstanceCreationIntent,
     ProcessInstanceIntent,
     ProcessInstanceModificationIntent,
+    ProcessMessageSubscriptionIntent,
     Record,
     RejectionType,
     ResourceDeletionIntent,
@@ -76,6 +81,14 @@ PROCESSORS: dict[tuple[int, int], Processor] = {
     (ValueType.SIGNAL, SignalIntent.BROADCAST): signals.broadcast_signal,
     (ValueType.PROCESS_INSTANCE_MODIFICATION, ProcessInstanceModificationIntent.MODIFY): process_instance_modification.modify_instance,
     (ValueType.RESOURCE_DELETION, ResourceDeletionIntent.DELETE): resource_deletion.delete_resource,
+    # Sent by other partitions (processing/distribution.py).
+    (ValueType.DEPLOYMENT, DeploymentIntent.DISTRIBUTE): deployment.receive_deployment,
+    (ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.CREATE): message_subscription.create,
+    (ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.CORRELATE): message_subscription.correlated,
+    (ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.REJECT): message_subscription.reject,
+    (ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.DELETE): message_subscription.delete,
+    (ValueType.PROCESS_MESSAGE_SUBSCRIPTION, ProcessMessageSubscriptionIntent.CORRELATE): message_subscription.correlate_at_instance,
+    (ValueType.COMMAND_DISTRIBUTION, CommandDistributionIntent.ACKNOWLEDGE): distribution.acknowledge,
 }
 
 
@@ -103,14 +116,29 @@ class Engine:
             outputs.records.extend(ctx.outputs.records)
             outputs.responses.extend(ctx.outputs.responses)
             outputs.job_types_available |= ctx.outputs.job_types_available
+            outputs.sends.extend(ctx.outputs.sends)
             position = ctx.next_position
         tables.txn = batch_txn
         tables.merge_overlay()
         return outputs
 
+    def _context(self, command: Record, next_position: int) -> ProcessingContext:
+        return ProcessingContext(
+            self.state, self.keys, Outputs(), command, next_position, self.awaiting_results,
+            self.services.config.partition_count,
+        )
+
     def _process_one(self, batch_txn: Any, command: Record, next_position: int) -> ProcessingContext:
         tables = self.state.tables
         env = tables.store.env
+        sent_by = distribution.distributed_by(command)
+        if sent_by is not None:
+            taken = distribution.receipt(self.state, sent_by)
+            if taken is not distribution.Receipt.TAKE:
+                ctx = self._context(command, next_position)
+                if taken is distribution.Receipt.DUPLICATE:  # taken before: acknowledge again
+                    ctx.send(sent_by["sourcePartitionId"], distribution.acknowledgement(command.partition_id, sent_by))
+                return ctx  # an early one waits for the resend, after those before it
         processor = PROCESSORS.get((command.value_type, command.intent))
         rejection: tuple[int, str] | None = None
         if processor is None:
@@ -121,8 +149,10 @@ class Engine:
         while True:
             tables.txn = env.begin(write=True, parent=batch_txn)
             tables.push_overlay()
-            ctx = ProcessingContext(self.state, self.keys, Outputs(), command, next_position, self.awaiting_results)
+            ctx = self._context(command, next_position)
             try:
+                if sent_by is not None:  # taken exactly once, whatever the processor decides
+                    distribution.mark_received(ctx, sent_by)
                 if rejection is None:
                     processor(ctx, self.services)
                 else:

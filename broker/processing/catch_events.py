@@ -117,12 +117,14 @@ def signal_name_of(bpmn: BpmnBehavior, target: Element, variables: Any) -> str:
 
 
 def open_triggers(bpmn: BpmnBehavior, instance: dict[str, Any], planned: Plan) -> None:
-    from propolis.broker.processing import timers
+    from propolis.broker.processing import message_subscription, timers
 
     for target_id, due_ms, repetitions in planned.timers:
         timers.create_timer(bpmn, instance, target_id, due_ms, repetitions)
     for subscription in planned.messages:
         bpmn.ctx.event(ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.CREATED, instance["key"], subscription, instance["tenantId"])
+        if message_subscription.open_remote(bpmn.ctx, subscription):
+            continue  # the message's partition correlates a buffered message
         # A message published before the subscription opened correlates now, once per process;
         # after this step, so that the element is fully entered first.
         bpmn.defer(lambda subscription=subscription: correlate_buffered(bpmn, subscription))
@@ -132,13 +134,14 @@ def open_triggers(bpmn: BpmnBehavior, instance: dict[str, Any], planned: Plan) -
 
 def close_triggers(bpmn: BpmnBehavior, instance: dict[str, Any], only: set[str] | None = None) -> None:
     """Close the open triggers of an element instance (only those of the events in `only`)."""
-    from propolis.broker.processing import timers
+    from propolis.broker.processing import message_subscription, timers
 
     key = instance["key"]
     timers.cancel_timers(bpmn, instance, only)
     for subscription in list(bpmn.state.messages.subscriptions_of(key)):
         if only is None or subscription["elementId"] in only:
             bpmn.ctx.event(ValueType.MESSAGE_SUBSCRIPTION, MessageSubscriptionIntent.DELETED, key, subscription, subscription["tenantId"])
+            message_subscription.close_remote(bpmn.ctx, subscription)
     for subscription in list(bpmn.state.signals.subscriptions_of(key)):
         if only is None or subscription["catchEventId"] in only:
             bpmn.ctx.event(ValueType.SIGNAL_SUBSCRIPTION, SignalSubscriptionIntent.DELETED, key, subscription, subscription["tenantId"])

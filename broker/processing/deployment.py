@@ -12,6 +12,7 @@ from propolis.broker.engine.context import ProcessingContext
 from propolis.broker.engine.rejections import RejectionError
 from propolis.broker.processing import timers
 from propolis.broker.processing.bpmn_behavior import BpmnBehavior
+from propolis.broker.processing.distribution import DEPLOYMENT_PARTITION_ID, distribute
 from propolis.broker.processing.services import Services
 
 from propolis.records import (
@@ -27,6 +28,13 @@ BPMN_SUFFIXES = (".bpmn", ".xml")
 
 
 def create_deployment(ctx: ProcessingContext, services: Services) -> None:
+    if ctx.partition_count > 1 and ctx.command.partition_id != DEPLOYMENT_PARTITION_ID:
+        # Versions and keys are decided in one place, then distributed to every partition.
+        raise RejectionError(
+            RejectionType.INVALID_ARGUMENT,
+            f"Expected to deploy on partition {DEPLOYMENT_PARTITION_ID}, which distributes deployments "
+            f"to the others, but the deployment reached partition {ctx.command.partition_id}",
+        )
     resources = ctx.command.value.get("resources") or []
     if not resources:
         raise RejectionError(RejectionType.INVALID_ARGUMENT, "Expected to deploy at least one resource, but none given")
@@ -60,6 +68,7 @@ def create_deployment(ctx: ProcessingContext, services: Services) -> None:
         )
     deployment_key = ctx.keys.next()
     metadata = []
+    created = []
     for name, content, process in parsed:
         checksum = hashlib.sha256(content).hexdigest()
         latest = ctx.state.processes.latest_version(tenant, process.id)
@@ -82,6 +91,13 @@ def create_deployment(ctx: ProcessingContext, services: Services) -> None:
         services.processes.put(key, process)
         replace_start_subscriptions(ctx, services, latest, stored, process)
         metadata.append(_metadata(stored, duplicate=False))
+        created.append(stored)
+    if created:
+        # Every partition runs instances of every process: send the new versions, with their
+        # keys and versions as decided here, to the other partitions.
+        for partition_id in range(1, ctx.partition_count + 1):
+            if partition_id != ctx.command.partition_id:
+                distribute(ctx, partition_id, ValueType.DEPLOYMENT, DeploymentIntent.DISTRIBUTE, deployment_key, {"processes": created, "tenantId": tenant})
     record = ctx.event(
         ValueType.DEPLOYMENT,
         DeploymentIntent.CREATED,
@@ -89,6 +105,26 @@ def create_deployment(ctx: ProcessingContext, services: Services) -> None:
         {"resources": [{"resourceName": r.get("resourceName", "")} for r in resources], "processesMetadata": metadata, "tenantId": tenant},
     )
     ctx.respond(record)
+
+
+def receive_deployment(ctx: ProcessingContext, services: Services) -> None:
+    """DEPLOYMENT DISTRIBUTE: the process versions that partition 1 deployed, stored here with
+    the same keys and versions; their start events open here as on partition 1 (timer start
+    events excepted: those fire on partition 1 only, or each would start an instance)."""
+    value = ctx.command.value
+    for stored in value["processes"]:
+        key = stored["processDefinitionKey"]
+        if ctx.state.processes.get(key) is not None:
+            continue
+        latest = ctx.state.processes.latest_version(stored["tenantId"], stored["bpmnProcessId"])
+        ctx.event(ValueType.PROCESS, ProcessIntent.CREATED, key, stored, stored["tenantId"])
+        if latest is None or latest["version"] < stored["version"]:
+            replace_start_subscriptions(ctx, services, latest, stored, services.processes.get(ctx.state, key))
+    ctx.event(
+        ValueType.DEPLOYMENT, DeploymentIntent.DISTRIBUTED, ctx.command.key,
+        {"processesMetadata": [_metadata(p, duplicate=False) for p in value["processes"]], "tenantId": value["tenantId"]},
+        value["tenantId"],
+    )
 
 
 def _metadata(process: dict, duplicate: bool) -> dict:
@@ -155,7 +191,8 @@ def replace_start_subscriptions(ctx: ProcessingContext, services: Services, prev
                 "tenantId": stored["tenantId"],
             }
             ctx.event(ValueType.SIGNAL_SUBSCRIPTION, SignalSubscriptionIntent.CREATED, key, subscription)
-    timers.start_timers(bpmn, stored, process)
+    if ctx.command.partition_id == DEPLOYMENT_PARTITION_ID:
+        timers.start_timers(bpmn, stored, process)
 
 
 def _message_start(process_def: dict, start) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from propolis.broker.engine.context import ProcessingContext
 from propolis.broker.engine.rejections import RejectionError, expected
+from propolis.broker.processing import message_subscription
 from propolis.broker.processing.bpmn_behavior import BpmnBehavior
 from propolis.broker.processing.catch_events import correlate
 from propolis.broker.processing.process_instance_creation import start_instance
@@ -51,6 +52,10 @@ def publish_message(ctx: ProcessingContext, services: Services) -> None:
     for subscription in list(ctx.state.messages.subscriptions(tenant, name, correlation_key)):
         # A message correlates at most once per process (bpmnProcessId), as in Zeebe.
         if subscription["bpmnProcessId"] in correlated_processes:
+            continue
+        if message_subscription.is_remote(ctx, subscription):  # an instance on another partition
+            if message_subscription.offer(ctx, subscription, message_key, variables):
+                correlated_processes.add(subscription["bpmnProcessId"])
             continue
         if correlate(bpmn, subscription, message_key, variables):
             correlated_processes.add(subscription["bpmnProcessId"])

@@ -18,6 +18,14 @@ from propolis.records import ProcessIntent, RejectionType, ResourceDeletionInten
 
 def delete_resource(ctx: ProcessingContext, services: Services) -> None:
     key = ctx.command.key
+    if ctx.partition_count > 1:
+        # Whether a definition still has instances is known per partition only; deleting it
+        # safely across partitions needs a round of questions this version does not ask.
+        raise RejectionError(
+            RejectionType.INVALID_STATE,
+            f"Expected to delete resource `{key}`, but deleting resources is supported with one "
+            f"partition only (this cluster has {ctx.partition_count})",
+        )
     process_def = ctx.state.processes.get(key)
     if process_def is None or not tenancy.may_access(ctx.command, process_def["tenantId"]):
         raise RejectionError(RejectionType.NOT_FOUND, f"Expected to delete resource but no resource found with key `{key}`")

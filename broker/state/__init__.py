@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from propolis.broker.state.compensation_state import CompensationState
+from propolis.broker.state.distribution_state import DistributionState
 from propolis.broker.state.element_instance_state import ElementInstanceState
 from propolis.broker.state.incident_state import IncidentState
 from propolis.broker.state.job_state import JobState
@@ -30,3 +31,4 @@ class State:
         self.timers = TimerState(self.tables)
         self.signals = SignalState(self.tables)
         self.compensations = CompensationState(self.tables)
+        self.distributions = DistributionState(self.tables)

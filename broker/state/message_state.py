@@ -74,6 +74,9 @@ class MessageState:
     def mark_correlated(self, message_key: int, bpmn_process_id: str) -> None:
         self._t.put_raw("message_correlated", int_key(message_key) + str_key(bpmn_process_id))
 
+    def unmark_correlated(self, message_key: int, bpmn_process_id: str) -> None:
+        self._t.delete("message_correlated", int_key(message_key) + str_key(bpmn_process_id))
+
     def put_subscription(self, subscription: dict[str, Any]) -> None:
         key = str_key(subscription["tenantId"], subscription["messageName"], subscription["correlationKey"])
         own = int_key(subscription["elementInstanceKey"]) + str_key(subscription["elementId"])

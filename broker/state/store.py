@@ -46,6 +46,9 @@ DB_NAMES = (
     "timer_due",
     "timer_by_instance",
     "exporters",
+    "distributions_pending",
+    "distribution_sequences",
+    "distributions_received",
 )
 
 _INT = struct.Struct(">q")
