@@ -83,7 +83,7 @@ class Handlers:
         }
 
     async def _execute(self, command: Command) -> BrokerResponse:
-        if command.key > 0:
+        if command.on_existing:
             with_tenants(command)
         response = await self._client.execute(
             command.partition_id,
@@ -106,7 +106,7 @@ class Handlers:
 
         async def handle(request: Any, context: Any) -> Any:
             c = to_command(request)
-            if c.key > 0:
+            if c.on_existing:
                 with_tenants(c)
             response = await execute(
                 c.partition_id, c.value_type, c.intent, c.value, c.key, c.tenant_id

@@ -43,6 +43,13 @@ class Command:
     value: dict[str, Any]
     key: int = -1
     tenant_id: str = DEFAULT_TENANT
+    # A command on something that exists (a key, or SetVariables' scope key in its value): with
+    # auth on it carries the caller's tenants, and the broker hides other tenants' keys.
+    on_existing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.key > 0:
+            self.on_existing = True
 
 
 @dataclass(slots=True)
@@ -214,6 +221,7 @@ class Requests:
             ValueType.VARIABLE_DOCUMENT,
             VariableDocumentIntent.UPDATE,
             value,
+            on_existing=True,
         )
 
     def resolve_incident(self, request: Any) -> Command:
