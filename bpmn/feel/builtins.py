@@ -1,21 +1,22 @@
-"""FEEL's built-in functions (a subset of the DMN 1.4 library), by their FEEL names.
+"""FEEL's built-in string, list and number functions, by their FEEL names.
 
 Each function takes FEEL values and returns a FEEL value; arguments of the wrong type give
 null, as in FEEL, never an exception. The arity is checked when an expression is compiled
 (from the Python signature), so `upper case(a, b)` is a deploy-time error.
 
 `is defined` is not here: it needs to see whether a *name* exists, not a value, so the
-compiler builds it (see `compiler.py`). Date and time functions (`now()`, `today()`, ...)
-wait for FEEL's temporal types; they must read the command's timestamp, never the clock.
+compiler builds it (see `compiler.py`). The rest of the DMN library (dates and times,
+ranges, contexts, the remaining list and number functions) is in `library.py`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
+from propolis.bpmn.feel.numbers import CONTEXT, from_decimal, to_decimal
 from propolis.bpmn.feel.values import comparable, equal, is_number, normalize, to_text
 
 _NUMBER_TEXT = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
@@ -171,7 +172,7 @@ def _number(value: Any) -> Any:
         return value
     if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
         text = value.strip()
-        return normalize(float(text)) if "." in text else int(text)
+        return from_decimal(Decimal(text)) if "." in text else int(text)
     return None
 
 
@@ -216,12 +217,28 @@ def _max(*args: Any) -> Any:
 
 def _sum(*args: Any) -> Any:
     values = _numbers(args)
-    return None if values is None else normalize(math.fsum(values) if any(type(v) is float for v in values) else sum(values))
+    return None if values is None else decimal_sum(values)
+
+
+def decimal_sum(values: list) -> Any:
+    """The exact sum of FEEL numbers (ints stay ints), null when it overflows."""
+    if all(type(v) is int for v in values):
+        return sum(values)
+    total = Decimal(0)
+    try:
+        for value in values:
+            total = CONTEXT.add(total, to_decimal(value))
+    except ArithmeticError:
+        return None
+    return from_decimal(total)
 
 
 def _mean(*args: Any) -> Any:
     values = _numbers(args)
-    return None if values is None else normalize(math.fsum(values) / len(values))
+    if values is None:
+        return None
+    total = decimal_sum(values)
+    return None if total is None else from_decimal(CONTEXT.divide(to_decimal(total), len(values)))
 
 
 def _sublist(items: Any, start: Any, length: Any = None) -> Any:
@@ -292,39 +309,55 @@ def _abs(value: Any) -> Any:
 
 
 def _floor(value: Any) -> Any:
-    return math.floor(value) if is_number(value) else None
+    return from_decimal(to_decimal(value).to_integral_value(rounding="ROUND_FLOOR")) if is_number(value) else None
 
 
 def _ceiling(value: Any) -> Any:
-    return math.ceil(value) if is_number(value) else None
+    return from_decimal(to_decimal(value).to_integral_value(rounding="ROUND_CEILING")) if is_number(value) else None
 
 
 def _decimal(value: Any, scale: Any) -> Any:
     """Round to `scale` digits after the point, half to even (DMN's `decimal`)."""
     if not (is_number(value) and is_number(scale)):
         return None
-    return normalize(round(value, int(scale)))
+    return normalize(round(to_decimal(value), int(scale)))
 
 
 def _modulo(dividend: Any, divisor: Any) -> Any:
-    # FEEL's modulo takes the sign of the divisor, as Python's % does.
+    # FEEL's modulo takes the sign of the divisor, as Python's % does on ints (Decimal's %
+    # takes the dividend's, so the remainder is moved over to the divisor's side).
     if not (is_number(dividend) and is_number(divisor)) or divisor == 0:
         return None
-    return normalize(dividend % divisor)
+    if type(dividend) is int and type(divisor) is int:
+        return dividend % divisor
+    try:
+        a, b = to_decimal(dividend), to_decimal(divisor)
+        remainder = CONTEXT.remainder(a, b)
+        if remainder and (remainder < 0) != (b < 0):
+            remainder = CONTEXT.add(remainder, b)
+    except ArithmeticError:
+        return None
+    return from_decimal(remainder)
 
 
 def _sqrt(value: Any) -> Any:
     if not is_number(value) or value < 0:
         return None
-    return normalize(math.sqrt(value))
+    return from_decimal(CONTEXT.sqrt(to_decimal(value)))
+
+
+def _whole(value: Any) -> int | None:
+    return int(value) if is_number(value) and value == int(value) else None
 
 
 def _odd(value: Any) -> Any:
-    return value % 2 == 1 if is_number(value) and value == int(value) else None
+    whole = _whole(value)
+    return None if whole is None else whole % 2 == 1
 
 
 def _even(value: Any) -> Any:
-    return value % 2 == 0 if is_number(value) and value == int(value) else None
+    whole = _whole(value)
+    return None if whole is None else whole % 2 == 0
 
 
 # -- contexts -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import difflib
 import inspect
 import re
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from propolis.bpmn.errors import FeelSyntaxError
 from propolis.bpmn.feel import temporal, values
 from propolis.bpmn.feel.builtins import BUILTINS as _BASICS
 from propolis.bpmn.feel.library import LIBRARY, positional
+from propolis.bpmn.feel.numbers import from_decimal
 from propolis.bpmn.feel.values import (
     ARITHMETIC,
     COMPARISON,
@@ -45,6 +47,7 @@ from propolis.bpmn.feel.values import (
     describe_comparison_failure,
     describe_lookup_failure,
     equal,
+    float_comparison,
     is_number,
     lookup,
 )
@@ -179,6 +182,11 @@ def _binary(apply: Callable[[Any, Any], Any], left: Compiled, right: Compiled) -
     names = _names_of(left)
     if right_constant is not None:
         value = right_constant[0]
+        if type(value) is Decimal and (literal := float_comparison(apply, value)) is not None:
+            if names is not None and len(names) == 1:
+                name = names[0]
+                return lambda v: literal(v.get(name))
+            return lambda v: literal(left(v))
         if names is not None and len(names) == 1:
             name = names[0]
             return lambda v: apply(v.get(name), value)
@@ -357,9 +365,9 @@ class _Compiler(Transformer):
     # literals
     def number(self, token: Token) -> Compiled:
         text = str(token)
-        if "e" in text or "E" in text:
-            return _constant(values.normalize(float(text)))
-        return _constant(float(text) if "." in text else int(text))
+        if "." in text or "e" in text or "E" in text:
+            return _constant(from_decimal(Decimal(text)))
+        return _constant(int(text))
 
     def temporal(self, token: Token) -> Compiled:
         return _constant(temporal.parse_temporal(_unescape(str(token)[2:-1])))

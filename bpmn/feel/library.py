@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
-import math
 import re
-import statistics
 from collections.abc import Callable, Mapping
 from decimal import (
     ROUND_CEILING,
@@ -27,7 +25,9 @@ from decimal import (
 from typing import Any
 
 from propolis.bpmn.feel import temporal
-from propolis.bpmn.feel.values import Range, equal, is_number, less, normalize, to_text
+from propolis.bpmn.feel.builtins import decimal_sum
+from propolis.bpmn.feel.numbers import CONTEXT, SCALE_CONTEXT, from_decimal, to_decimal
+from propolis.bpmn.feel.values import Range, equal, is_number, less, multiply, to_text
 
 _D, _T, _DT, _TD = datetime.date, datetime.time, datetime.datetime, datetime.timedelta
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
@@ -191,8 +191,11 @@ def _rounded(n: Any, scale: Any, mode: str) -> Any:
     places = _int(scale)
     if not is_number(n) or places is None or not -6111 <= places <= 6176:
         return None
-    result = Decimal(repr(n) if isinstance(n, float) else n).quantize(Decimal(1).scaleb(-places), rounding=mode)
-    return normalize(float(result)) if places > 0 else normalize(int(result)) if places == 0 else normalize(float(result))
+    try:
+        result = to_decimal(n).quantize(Decimal(1).scaleb(-places), rounding=mode, context=SCALE_CONTEXT)
+    except ArithmeticError:
+        return None
+    return from_decimal(result)
 
 
 def floor(n: Any, scale: Any = 0) -> Any:
@@ -224,11 +227,18 @@ def round_half_down(n: Any, scale: Any = 0) -> Any:
 
 
 def log(number: Any) -> Any:
-    return normalize(math.log(number)) if is_number(number) and number > 0 else None
+    return _computed(Decimal.ln, number) if is_number(number) and number > 0 else None
 
 
 def exp(number: Any) -> Any:
-    return normalize(math.exp(number)) if is_number(number) else None
+    return _computed(Decimal.exp, number) if is_number(number) else None
+
+
+def _computed(function: Callable[[Decimal, Any], Decimal], number: Any) -> Any:
+    try:
+        return from_decimal(function(to_decimal(number), CONTEXT))
+    except ArithmeticError:
+        return None
 
 
 # -- lists -------------------------------------------------------------------------------------
@@ -247,19 +257,34 @@ def _numbers(args: tuple[Any, ...]) -> list | None:
 
 def product(*list_: Any) -> Any:
     items = _numbers(list_)
-    return None if items is None else normalize(functools.reduce(lambda a, b: a * b, items, 1))
+    return None if items is None else functools.reduce(multiply, items, 1)
 
 
 def median(*list_: Any) -> Any:
     items = _numbers(list_)
-    return None if items is None else normalize(statistics.median(items))
+    if items is None:
+        return None
+    ordered = sorted(to_decimal(i) for i in items)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return from_decimal(ordered[middle])
+    return from_decimal(CONTEXT.divide(CONTEXT.add(ordered[middle - 1], ordered[middle]), 2))
 
 
 def stddev(*list_: Any) -> Any:
+    """The sample standard deviation, in decimal."""
     items = _numbers(list_)
     if items is None or len(items) < 2:
         return None
-    return normalize(statistics.stdev(items))
+    try:
+        values = [to_decimal(i) for i in items]
+        mean = CONTEXT.divide(to_decimal(decimal_sum(values)), len(values))
+        squares = decimal_sum([CONTEXT.power(CONTEXT.subtract(v, mean), 2) for v in values])
+        if squares is None:
+            return None
+        return from_decimal(CONTEXT.sqrt(CONTEXT.divide(to_decimal(squares), len(values) - 1)))
+    except (ArithmeticError, TypeError):
+        return None
 
 
 def mode(*list_: Any) -> Any:
@@ -638,8 +663,10 @@ def number(from_: Any, grouping_separator: Any = None, decimal_separator: Any = 
         text = text.replace(decimal_separator, ".")
     if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", text.strip()):
         return None
-    value = Decimal(text.strip())
-    return int(value) if value == value.to_integral_value() and "." not in text and "e" not in text.lower() else normalize(float(value))
+    try:
+        return from_decimal(CONTEXT.plus(Decimal(text.strip())))
+    except ArithmeticError:
+        return None
 
 
 LIBRARY: dict[str, Callable[..., Any]] = {

@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from propolis.bpmn.feel import numbers
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class YearsMonths:
@@ -280,15 +282,22 @@ def subtract(left: Any, right: Any) -> Any:
 
 
 def multiply(left: Any, right: Any) -> Any:
-    if type(left) in (int, float) and type(right) in (_TD, YearsMonths):
+    if type(left) in _NUMBERS and type(right) in (_TD, YearsMonths):
         left, right = right, left
-    if type(right) not in (int, float):
+    if type(right) not in _NUMBERS:
         return None
     if type(left) is _TD:
         return _TD(microseconds=round(_micros(left) * right))
     if type(left) is YearsMonths:
         return YearsMonths(int(left.months * right))
     return None
+
+
+_NUMBERS = (int, Decimal, float)
+
+
+def _quotient(left: int, right: int) -> Decimal:
+    return numbers.CONTEXT.divide(Decimal(left), Decimal(right))
 
 
 def _micros(delta: _TD) -> int:
@@ -298,10 +307,10 @@ def _micros(delta: _TD) -> int:
 def divide(left: Any, right: Any) -> Any:
     tl, tr = type(left), type(right)
     if tl is _TD and tr is _TD:
-        return None if not right else _micros(left) / _micros(right)
+        return None if not right else _quotient(_micros(left), _micros(right))
     if tl is YearsMonths and tr is YearsMonths:
-        return None if not right.months else left.months / right.months
-    if tr in (int, float) and right != 0:
+        return None if not right.months else _quotient(left.months, right.months)
+    if tr in _NUMBERS and right != 0:
         if tl is _TD:
             return _TD(microseconds=round(_micros(left) / right))
         if tl is YearsMonths:

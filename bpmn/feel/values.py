@@ -1,7 +1,7 @@
 """FEEL values as Python values, and the operations FEEL defines on them.
 
-FEEL types map to Python as: null -> None, number -> int or float (an integral literal stays
-an int; a whole-valued float result becomes an int, so `10 / 5` is `2`), string -> str,
+FEEL types map to Python as: null -> None, number -> int, Decimal or float (see
+`numbers.py`: whole results are ints, so `10 / 5` is `2`; others are decimals), string -> str,
 boolean -> bool, list -> list, context -> dict. Every operation returns None (FEEL null) for
 operands of the wrong type instead of raising: a model's expression meeting unexpected data
 is not a bug in propolis. `describe_failure` says why an operation gave null, for warnings.
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from propolis.bpmn.feel import temporal
+from propolis.bpmn.feel import numbers, temporal
+from propolis.bpmn.feel.numbers import CONTEXT, from_decimal, to_decimal
 
 # Floats beyond this are not made into ints: they are not exact anyway.
 EXACT_FLOAT_INT_MAX = 2**53
@@ -29,11 +30,14 @@ DESCRIBED_VALUE_CHARS_MAX = 60
 def is_number(value: Any) -> bool:
     # `type(...) is` on purpose: bool is a subclass of int, and FEEL booleans are not numbers.
     kind = type(value)
-    return kind is int or kind is float
+    return kind is int or kind is Decimal or kind is float
 
 
 def normalize(value: Any) -> Any:
-    if type(value) is float and value.is_integer() and abs(value) < EXACT_FLOAT_INT_MAX:
+    kind = type(value)
+    if kind is Decimal:
+        return from_decimal(value)
+    if kind is float and value.is_integer() and abs(value) < EXACT_FLOAT_INT_MAX:
         return int(value)
     return value
 
@@ -70,6 +74,8 @@ def to_text(value: Any) -> str:
         text = repr(normalize(value))
         # No exponent notation: FEEL prints numbers as plain decimals.
         return format(Decimal(text), "f") if "e" in text else text
+    if type(value) is Decimal:
+        return numbers.to_text(value)
     if is_number(value):
         return str(value)
     if isinstance(value, list):
@@ -92,14 +98,19 @@ def describe(value: Any) -> str:
 
 
 # -- arithmetic ---------------------------------------------------------------------------
-# Hot path: type checks are written out (`t is int or t is float`) instead of calling
-# is_number, which halves the cost of `amount > 100`.
+# Hot path: type checks are written out (`t is int`) instead of calling is_number, which
+# halves the cost of `amount + 1`. Whole numbers stay exact ints; anything else is computed
+# in decimal (numbers.py).
+def _decimal_operands(tl: type, tr: type) -> bool:
+    return (tl is int or tl is Decimal or tl is float) and (tr is int or tr is Decimal or tr is float)
+
+
 def add(left: Any, right: Any) -> Any:
     tl, tr = type(left), type(right)
     if tl is int and tr is int:
         return left + right
-    if (tl is int or tl is float) and (tr is int or tr is float):
-        return _float(left, right, _plus)
+    if _decimal_operands(tl, tr):
+        return _decimal(CONTEXT.add, left, right)
     if tl is str and tr is str:
         return left + right
     return _temporal(temporal.add, left, right)
@@ -109,8 +120,8 @@ def subtract(left: Any, right: Any) -> Any:
     tl, tr = type(left), type(right)
     if tl is int and tr is int:
         return left - right
-    if (tl is int or tl is float) and (tr is int or tr is float):
-        return _float(left, right, _minus)
+    if _decimal_operands(tl, tr):
+        return _decimal(CONTEXT.subtract, left, right)
     return _temporal(temporal.subtract, left, right)
 
 
@@ -118,14 +129,14 @@ def multiply(left: Any, right: Any) -> Any:
     tl, tr = type(left), type(right)
     if tl is int and tr is int:
         return left * right
-    if (tl is int or tl is float) and (tr is int or tr is float):
-        return _float(left, right, _times)
+    if _decimal_operands(tl, tr):
+        return _decimal(CONTEXT.multiply, left, right)
     return _temporal(temporal.multiply, left, right)
 
 
 def divide(left: Any, right: Any) -> Any:
     if is_number(left) and is_number(right):
-        return _float(left, right, _over) if right != 0 else None
+        return _decimal(CONTEXT.divide, left, right) if right != 0 else None
     return normalize(_temporal(temporal.divide, left, right))
 
 
@@ -143,9 +154,7 @@ def power(base: Any, exponent: Any) -> Any:
         return None
     if type(base) is int and type(exponent) is int and 0 <= exponent <= INT_EXPONENT_MAX:
         return base**exponent
-    if base == 0 and exponent < 0:
-        return None
-    return _float(base, exponent, _raised)
+    return _decimal(CONTEXT.power, base, exponent)
 
 
 def negate(value: Any) -> Any:
@@ -156,34 +165,11 @@ def negate(value: Any) -> Any:
     return -value if type(value) is temporal._TD else None
 
 
-def _plus(a: float, b: float) -> float:
-    return a + b
-
-
-def _minus(a: float, b: float) -> float:
-    return a - b
-
-
-def _times(a: float, b: float) -> float:
-    return a * b
-
-
-def _over(a: float, b: float) -> float:
-    return a / b
-
-
-def _raised(a: float, b: float) -> Any:
-    return float(a) ** float(b)
-
-
-def _float(left: Any, right: Any, op: Callable[[float, float], Any]) -> Any:
+def _decimal(op: Callable[[Decimal, Decimal], Decimal], left: Any, right: Any) -> Any:
     try:
-        result = op(left, right)
-    except (OverflowError, ZeroDivisionError, ValueError):
-        return None
-    if type(result) is not float or math.isnan(result) or math.isinf(result):
+        return from_decimal(op(to_decimal(left), to_decimal(right)))
+    except (ArithmeticError, ValueError):
         return None  # e.g. a negative base to a fractional power is complex, not a number
-    return normalize(result)
 
 
 ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
@@ -204,7 +190,7 @@ def describe_arithmetic_failure(op: str, left: Any, right: Any) -> str | None:
 
 
 # -- comparison ---------------------------------------------------------------------------
-_SCALAR_TYPES = frozenset({str, int, float, bool})
+_SCALAR_TYPES = frozenset({str, int, float, bool, Decimal})
 
 
 def equal(left: Any, right: Any) -> Any:
@@ -214,7 +200,10 @@ def equal(left: Any, right: Any) -> Any:
     tl, tr = type(left), type(right)
     if tl is tr and tl in _SCALAR_TYPES:
         return left == right
-    if (tl is int or tl is float) and (tr is int or tr is float):
+    if _decimal_operands(tl, tr):
+        if (tl is float and tr is Decimal) or (tl is Decimal and tr is float):
+            a, b = _float_and_decimal(left, right)
+            return a == b
         return left == right
     if tl is bool or tr is bool:
         return None
@@ -233,6 +222,35 @@ def equal(left: Any, right: Any) -> Any:
     if temporal.is_temporal(left) and temporal.is_temporal(right):
         return temporal.equal(left, right)
     return None
+
+
+def _float_and_decimal(left: Any, right: Any) -> tuple[Any, Any]:
+    """A float and a decimal made comparable as FEEL means it: the float is the decimal it is
+    written as (0.1 is 0.1, not the binary fraction nearest to it).
+
+    Usually the decimal's nearest float decides: rounding keeps order, so a float below that
+    float is below the decimal. Only when they are the same float is the comparison made in
+    decimal, which costs several times more."""
+    approx_left, approx_right = float(left), float(right)
+    if approx_left != approx_right:
+        return approx_left, approx_right
+    return to_decimal(left), to_decimal(right)
+
+
+def float_comparison(compare: Callable[[Any, Any], Any], constant: Decimal) -> Callable[[Any], Any] | None:
+    """`x op constant` for a decimal literal (`price > 9.25`), with the literal's nearest float
+    computed once: JSON variables are floats, and this keeps their comparisons as cheap as
+    comparing two floats. None when `compare` is not a comparison."""
+    if compare not in _FLOAT_COMPARISONS:
+        return None
+    approx = float(constant)
+
+    def compare_literal(value: Any) -> Any:
+        if type(value) is float and value != approx:
+            return compare(value, approx)
+        return compare(value, constant)
+
+    return compare_literal
 
 
 def _all_equal(pairs: Any) -> Any:
@@ -264,9 +282,13 @@ def comparable(left: Any, right: Any) -> bool:
 def _ordering(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
     def compare(left: Any, right: Any) -> Any:
         t = type(left)
-        if t is int or t is float:
-            t = type(right)
-            return op(left, right) if t is int or t is float else None
+        if t is int or t is float or t is Decimal:
+            tr = type(right)
+            if tr is t or tr is int or (t is int and (tr is float or tr is Decimal)):
+                return op(left, right)
+            if tr is float or tr is Decimal:
+                return op(*_float_and_decimal(left, right))
+            return None
         if t is str:
             return op(left, right) if type(right) is str else None
         if temporal.comparable(left, right):
@@ -284,6 +306,7 @@ less_or_equal = _ordering(operator.le)
 greater = _ordering(operator.gt)
 greater_or_equal = _ordering(operator.ge)
 
+_FLOAT_COMPARISONS = frozenset({equal, not_equal, less, less_or_equal, greater, greater_or_equal})
 COMPARISON: dict[str, Callable[[Any, Any], Any]] = {
     "=": equal, "!=": not_equal, "<": less, "<=": less_or_equal, ">": greater, ">=": greater_or_equal,
 }

@@ -125,17 +125,6 @@ def _value(node: etree._Element) -> Any:
     return text
 
 
-def _as_input(value: Any) -> Any:
-    """FEEL numbers are int or float in propolis, as they arrive from JSON."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and abs(value) < 2**63 else float(value)
-    if isinstance(value, list):
-        return [_as_input(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _as_input(v) for k, v in value.items()}
-    return value
-
-
 def load_cases(root: Path = TCK) -> list[Case]:
     cases: list[Case] = []
     for level in ("compliance-level-2", "compliance-level-3"):
@@ -151,7 +140,7 @@ def load_cases(root: Path = TCK) -> list[Case]:
                 for test in _children(tree, "testCase"):
                     if (test.get("type") or "decision") != "decision":
                         continue
-                    inputs = {n.get("name"): _as_input(_value(n)) for n in _children(test, "inputNode")}
+                    inputs = {n.get("name"): _value(n) for n in _children(test, "inputNode")}
                     for result in _children(test, "resultNode"):
                         name = result.get("name") or ""
                         if name not in decisions:

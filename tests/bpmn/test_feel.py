@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -224,8 +225,20 @@ def test_three_valued_logic_decides_on_the_deciding_operand():
     assert evaluate("=1 and true") is None
 
 
-def test_a_number_literal_keeps_its_kind():
-    assert type(evaluate("=1")) is int and type(evaluate("=1.0")) is float and type(evaluate("=3 * 1.5")) is float
+def test_numbers_are_decimals_so_tenths_add_up_exactly():
+    assert evaluate("=0.1 + 0.2 = 0.3") is True
+    assert evaluate("=0.1 + 0.2") == 0.3 and evaluate("=1.1 * 3") == 3.3
+    assert evaluate('=string(0.1 + 0.2)') == "0.3" and evaluate("=string(1 / 3)") == "0." + "3" * 34
+    # floats from JSON variables mean the decimal they are written as
+    assert evaluate("=price * 3", {"price": 0.1}) == 0.3 and evaluate("=price = 0.1", {"price": 0.1}) is True
+    assert evaluate("=sum([0.1, 0.2, price])", {"price": 0.3}) == 0.6
+
+
+def test_numbers_leave_feel_as_json_numbers_whole_ones_as_ints():
+    assert type(evaluate("=1")) is int and type(evaluate("=1.0")) is int and type(evaluate("=3 * 1.5")) is float
+    assert evaluate("=10 / 4") == 2.5 and type(evaluate("=10 / 5")) is int
+    assert evaluate("=[1.5, {a: 2.25}]") == [1.5, {"a": 2.25}]
+    assert json.loads(json.dumps(evaluate("=[1 / 3, decimal(2.675, 2), 2 ** 0.5]"))) == [1 / 3, 2.68, 2**0.5]
 
 
 def test_text_without_equals_sign_is_static_and_kept_as_written():
