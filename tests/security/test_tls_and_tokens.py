@@ -181,3 +181,48 @@ def test_mutual_tls_refuses_clients_without_a_certificate(tmp_path: Path) -> Non
         with dev.client() as client:  # with a client certificate from the CA
             assert client.topology().partitions_count == 1
             client.deploy(FIXTURES / "one_task.bpmn")
+
+
+# -- a JWKS URL ----------------------------------------------------------------------------------
+
+
+def test_tokens_of_an_identity_provider_are_checked_against_its_jwks_url(tmp_path: Path) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography.hazmat.primitives import serialization
+
+    private_pem, _public = rsa_key_pair(tmp_path, "jwks")
+    private = serialization.load_pem_private_key(private_pem, None)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    keys = json.dumps({"keys": [{**jwk, "kid": "idp-key", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(keys)))
+            self.end_headers()
+            self.wfile.write(keys)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+        with secured_propolis_dev(tmp_path / "dev", {}, extra_auth={"jwks_url": url}) as dev:
+            good = jwt.encode(claims(sub="idp-user", tenants=["<default>"], permissions=["deploy"]), private_pem,
+                              "RS256", headers={"kid": "idp-key"})
+            with dev.client(token=good) as client:
+                assert client.deploy(FIXTURES / "one_task.bpmn").processes[0].process_id == "one-task"
+            other_pem, _ = rsa_key_pair(tmp_path, "other")
+            forged = jwt.encode(claims(sub="idp-user", tenants=["<default>"], permissions=["deploy"]), other_pem,
+                                "RS256", headers={"kid": "idp-key"})
+            with dev.client(token=forged) as client:
+                assert "signature does not match" in refused(client.topology, "UNAUTHENTICATED")
+    finally:
+        server.shutdown()
+        server.server_close()
