@@ -590,27 +590,38 @@ class _ProcessReader:
     # -- errors -----------------------------------------------------------------------------
     def error_code(self, node: etree._Element, definition: etree._Element, catching: bool) -> tuple[Expression | None, bool]:
         """The code of an errorEventDefinition: (expression, catches every error)."""
-        ref = (definition.get("errorRef") or "").strip()
+        return self.thrown_code(node, definition, catching, "error")
+
+    def escalation_code(self, node: etree._Element, definition: etree._Element, catching: bool) -> tuple[Expression | None, bool]:
+        """The code of an escalationEventDefinition: (expression, catches every escalation)."""
+        return self.thrown_code(node, definition, catching, "escalation")
+
+    def thrown_code(self, node: etree._Element, definition: etree._Element, catching: bool, kind: str) -> tuple[Expression | None, bool]:
+        """The code of an error or escalation an event throws or catches: (expression, catches
+        all). A catch event without a reference or code catches every one, as in Zeebe."""
+        nodes = self.error_nodes if kind == "error" else self.escalation_nodes
+        ref_attribute, code_attribute = f"{kind}Ref", f"{kind}Code"
+        ref = (definition.get(ref_attribute) or "").strip()
         if not ref:
             if catching:
-                return None, True  # no errorRef: catch-all, as in Zeebe
-            self.problem(node, "the error end event has no errorRef", "Set errorRef to a bpmn:error with an errorCode")
+                return None, True
+            self.problem(node, f"the {kind} event has no {ref_attribute}", f"Set {ref_attribute} to a bpmn:{kind} with an {code_attribute}")
             return None, False
-        error = self.error_nodes.get(ref)
-        if error is None:
-            close = difflib.get_close_matches(ref, [e for e in self.error_nodes if e], n=1)
-            self.problem(node, f"the errorRef '{ref}' names no bpmn:error in this file", f"Did you mean '{close[0]}'?" if close else "Add a bpmn:error with that id and an errorCode")
+        target = nodes.get(ref)
+        if target is None:
+            close = difflib.get_close_matches(ref, [e for e in nodes if e], n=1)
+            self.problem(node, f"the {ref_attribute} '{ref}' names no bpmn:{kind} in this file", f"Did you mean '{close[0]}'?" if close else f"Add a bpmn:{kind} with that id and an {code_attribute}")
             return None, False
-        code = error.get("errorCode")
+        code = target.get(code_attribute)
         if code is None or not code.strip():
             if catching:
                 return None, True
-            self.problem(error, f"the error '{ref}' has no errorCode, but element '{node.get('id')}' throws it", "Give it an errorCode")
+            self.problem(target, f"the {kind} '{ref}' has no {code_attribute}, but element '{node.get('id')}' throws it", f"Give it an {code_attribute}")
             return None, False
         if catching and code.strip().startswith("="):
-            self.problem(error, f"the errorCode of error '{ref}' is an expression, but boundary event '{node.get('id')}' catches it", "A caught error code must be a static value")
+            self.problem(target, f"the {code_attribute} of {kind} '{ref}' is an expression, but element '{node.get('id')}' catches it", f"A caught {kind} code must be a static value")
             return None, False
-        return self.expression(error, code, f"the errorCode of error '{ref}'"), False
+        return self.expression(target, code, f"the {code_attribute} of {kind} '{ref}'"), False
 
     # -- messages ---------------------------------------------------------------------------
     def message(self, node: etree._Element, message_ref: str | None, needs_key: bool = True) -> MessageDefinition | None:
@@ -693,29 +704,6 @@ class _ProcessReader:
             return None
         return self.expression(signal, name, f"the name of signal '{ref}'")
 
-    def escalation_code(self, node: etree._Element, definition: etree._Element, catching: bool) -> tuple[Expression | None, bool]:
-        """The code of an escalationEventDefinition: (expression, catches every escalation)."""
-        ref = (definition.get("escalationRef") or "").strip()
-        if not ref:
-            if catching:
-                return None, True
-            self.problem(node, "the escalation event has no escalationRef", "Set escalationRef to a bpmn:escalation with an escalationCode")
-            return None, False
-        escalation = self.escalation_nodes.get(ref)
-        if escalation is None:
-            close = difflib.get_close_matches(ref, [e for e in self.escalation_nodes if e], n=1)
-            self.problem(node, f"the escalationRef '{ref}' names no bpmn:escalation in this file", f"Did you mean '{close[0]}'?" if close else "Add a bpmn:escalation with that id and an escalationCode")
-            return None, False
-        code = escalation.get("escalationCode")
-        if code is None or not code.strip():
-            if catching:
-                return None, True
-            self.problem(escalation, f"the escalation '{ref}' has no escalationCode, but element '{node.get('id')}' throws it", "Give it an escalationCode")
-            return None, False
-        if catching and code.strip().startswith("="):
-            self.problem(escalation, f"the escalationCode of escalation '{ref}' is an expression, but element '{node.get('id')}' catches it", "A caught escalation code must be a static value")
-            return None, False
-        return self.expression(escalation, code, f"the escalationCode of escalation '{ref}'"), False
 
 
 _ACTIVITIES = frozenset({

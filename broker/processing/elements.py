@@ -281,18 +281,61 @@ class CallActivityBehavior(ElementBehavior):
         bpmn.on_activate(child)
 
 
-def throw_error_end_event(bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
-    from propolis.broker.processing import errors
-
-    code = bpmn.evaluate(element.error_code, bpmn.variables_for(instance["key"]), f"error code of element '{element.id}'")
+def thrown_code(bpmn: BpmnBehavior, instance: dict[str, Any], element: Element, expression: Any, what: str) -> str:
+    """The code an error or escalation event throws: a non-empty string, else an incident."""
+    code = bpmn.evaluate(expression, bpmn.variables_for(instance["key"]), f"{what} of element '{element.id}'")
     if not isinstance(code, str) or not code:
         raise ExpressionFailure(
             "EXTRACT_VALUE_ERROR",
-            f"Expected the error code of element '{element.id}' ({element.error_code.source}) to be a non-empty string, but it was {code!r}",
+            f"Expected the {what} of element '{element.id}' ({expression.source}) to be a non-empty string, but it was {code!r}",
         )
+    return code
+
+
+def throw_error_end_event(bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
+    from propolis.broker.processing import errors
+
+    code = thrown_code(bpmn, instance, element, element.error_code, "error code")
     scope = bpmn.state.element_instances.get(instance["flowScopeKey"])
     if not errors.throw(bpmn, scope, code, ""):
         bpmn.raise_incident(instance, "UNHANDLED_ERROR_EVENT", errors.unhandled_message(code, ""), step="error")
+
+
+def true_flows(bpmn: BpmnBehavior, instance: dict[str, Any], element: Element, first_only: bool) -> list[str]:
+    """The outgoing flows of a gateway whose condition is true (a flow without one always
+    is), in file order; the default flow when none is; an incident when there is no default.
+    An exclusive gateway takes the first, an inclusive one all of them."""
+    if not element.outgoing:
+        return []
+    process, _ = bpmn.model(instance)
+    variables = bpmn.variables_for(instance["flowScopeKey"])
+    chosen = []
+    for flow_id in element.outgoing:
+        if flow_id == element.default_flow_id:
+            continue
+        flow = process.flows[flow_id]
+        if flow.condition is not None:
+            try:
+                result = flow.condition.evaluate(variables)
+            except Exception as error:  # a user's condition fails: an incident, not a crash
+                raise ExpressionFailure(
+                    "CONDITION_ERROR",
+                    f"Expected to evaluate the condition '{flow.condition.source}' of sequence flow '{flow_id}', but it failed: {error}",
+                ) from error
+            if result is not True:
+                continue
+        chosen.append(flow_id)
+        if first_only:
+            return chosen
+    if chosen:
+        return chosen
+    if element.default_flow_id:
+        return [element.default_flow_id]
+    kind = element.kind.value.lower().replace("_", " ")
+    raise ExpressionFailure(
+        "CONDITION_ERROR",
+        f"Expected at least one condition to evaluate to true, or to have a default flow, at {kind} '{element.id}'",
+    )
 
 
 class ExclusiveGatewayBehavior(ElementBehavior):
@@ -303,31 +346,8 @@ class ExclusiveGatewayBehavior(ElementBehavior):
         bpmn.complete(instance)
 
     def _choose(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> str | None:
-        if not element.outgoing:
-            return None
-        process, _ = bpmn.model(instance)
-        variables = bpmn.variables_for(instance["flowScopeKey"])
-        for flow_id in element.outgoing:
-            if flow_id == element.default_flow_id:
-                continue
-            flow = process.flows[flow_id]
-            if flow.condition is None:
-                return flow_id
-            try:
-                result = flow.condition.evaluate(variables)
-            except Exception as error:  # a user's condition fails: an incident, not a crash
-                raise ExpressionFailure(
-                    "CONDITION_ERROR",
-                    f"Expected to evaluate the condition '{flow.condition.source}' of sequence flow '{flow_id}', but it failed: {error}",
-                ) from error
-            if result is True:
-                return flow_id
-        if element.default_flow_id:
-            return element.default_flow_id
-        raise ExpressionFailure(
-            "CONDITION_ERROR",
-            f"Expected at least one condition to evaluate to true, or to have a default flow, at exclusive gateway '{element.id}'",
-        )
+        chosen = true_flows(bpmn, instance, element, first_only=True)
+        return chosen[0] if chosen else None
 
     def outgoing_on_complete(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> list[str]:
         # Re-evaluated here only when completion was retried after an incident.
@@ -345,35 +365,7 @@ class InclusiveGatewayBehavior(ElementBehavior):
         bpmn.complete(instance)
 
     def _choose(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> list[str]:
-        if not element.outgoing:
-            return []
-        process, _ = bpmn.model(instance)
-        variables = bpmn.variables_for(instance["flowScopeKey"])
-        chosen = []
-        for flow_id in element.outgoing:
-            if flow_id == element.default_flow_id:
-                continue
-            flow = process.flows[flow_id]
-            if flow.condition is None:
-                chosen.append(flow_id)
-                continue
-            try:
-                result = flow.condition.evaluate(variables)
-            except Exception as error:  # a user's condition fails: an incident, not a crash
-                raise ExpressionFailure(
-                    "CONDITION_ERROR",
-                    f"Expected to evaluate the condition '{flow.condition.source}' of sequence flow '{flow_id}', but it failed: {error}",
-                ) from error
-            if result is True:
-                chosen.append(flow_id)
-        if chosen:
-            return chosen
-        if element.default_flow_id:
-            return [element.default_flow_id]
-        raise ExpressionFailure(
-            "CONDITION_ERROR",
-            f"Expected at least one condition to evaluate to true, or to have a default flow, at inclusive gateway '{element.id}'",
-        )
+        return true_flows(bpmn, instance, element, first_only=False)
 
     def outgoing_on_complete(self, bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> list[str]:
         chosen = instance.get("chosenFlowIds")

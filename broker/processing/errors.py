@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from propolis.bpmn.model import Element, ElementKind
-from propolis.broker.processing.bpmn_behavior import BpmnBehavior, ExpressionFailure
+from propolis.broker.processing.bpmn_behavior import BpmnBehavior
 
 from propolis.records import EscalationIntent, ValueType
 
@@ -95,12 +95,9 @@ def throw(
 
 def throw_escalation(bpmn: BpmnBehavior, instance: dict[str, Any], element: Element) -> None:
     """An escalation throw or end event: the nearest catcher up from its scope takes it."""
-    code = bpmn.evaluate(element.escalation_code, bpmn.variables_for(instance["key"]), f"escalation code of element '{element.id}'")
-    if not isinstance(code, str) or not code:
-        raise ExpressionFailure(
-            "EXTRACT_VALUE_ERROR",
-            f"Expected the escalation code of element '{element.id}' ({element.escalation_code.source}) to be a non-empty string, but it was {code!r}",
-        )
+    from propolis.broker.processing.elements import thrown_code
+
+    code = thrown_code(bpmn, instance, element, element.escalation_code, "escalation code")
     scope = bpmn.state.element_instances.get(instance["flowScopeKey"])
     caught = find_catch(bpmn, scope, code, kind="ESCALATION")
     value = {
