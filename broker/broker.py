@@ -12,7 +12,7 @@ from propolis.broker.client import JobAvailableListener
 from propolis.broker.config import BrokerConfig
 from propolis.broker.exporting.loader import configure_exporters
 from propolis.broker.metrics import BrokerMetrics
-from propolis.broker.partition import Partition
+from propolis.broker.partition import CommandTransport, Partition
 
 from propolis.records import Record
 
@@ -22,9 +22,22 @@ VERSION = "0.1.0"
 
 
 class Broker:
-    def __init__(self, config: BrokerConfig) -> None:
+    """Hosts `hosted` partitions (default: all of them). Commands for partitions hosted
+    elsewhere go through `remote` (see cluster/partition_transport.py); `members` (nodeId,
+    host, port of every node, this one included) is what the topology tells gateways."""
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        hosted: list[int] | None = None,
+        remote: CommandTransport | None = None,
+        members: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.config = config
         self.partition_count = config.partition_count
+        self.hosted = list(hosted) if hosted is not None else list(range(1, config.partition_count + 1))
+        self._remote = remote
+        self.members = members or [{"nodeId": config.node_id, "host": config.host, "port": config.port}]
         self._partitions: dict[int, Partition] = {}
         self._listeners: list[JobAvailableListener] = []
         self._listeners_lock = threading.Lock()
@@ -35,10 +48,10 @@ class Broker:
         # className or args stops the start (ExporterStartupError) with nothing half-running.
         exporters = {
             partition_id: configure_exporters(self.config.exporters, partition_id)
-            for partition_id in range(1, self.partition_count + 1)
+            for partition_id in self.hosted
         }
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        for partition_id in range(1, self.partition_count + 1):
+        for partition_id in self.hosted:
             partition = Partition(
                 partition_id, self.config, self._jobs_available, self.metrics, exporters[partition_id],
                 self._deliver,
@@ -57,6 +70,12 @@ class Broker:
         partition = self._partitions.get(partition_id)
         if partition is not None:
             partition.submit_from_partition(Record.decode(command.encode()))
+        elif self._remote is not None:
+            self._remote(partition_id, command)
+
+    def leads(self, partition_id: int) -> bool:
+        """Whether commands for `partition_id` are processed here."""
+        return partition_id in self._partitions
 
     def partition_health(self) -> dict[int, bool]:
         return {pid: p.healthy for pid, p in sorted(self._partitions.items())}
@@ -66,7 +85,7 @@ class Broker:
 
     def topology(self) -> dict[str, Any]:
         return {
-            "clusterSize": 1,
+            "clusterSize": len(self.members),
             "partitionsCount": self.partition_count,
             "replicationFactor": 1,
             "brokers": [
@@ -85,6 +104,7 @@ class Broker:
                     ],
                 }
             ],
+            "members": self.members,
         }
 
     def add_job_available_listener(self, listener: JobAvailableListener) -> Callable[[], None]:

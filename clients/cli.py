@@ -33,6 +33,8 @@ HOST_ENV = "PROPOLIS_GATEWAY_HOST"
 PORT_ENV = "PROPOLIS_GATEWAY_PORT"
 # The same names that BrokerConfig reads for its own fields.
 PARTITIONS_ENV = "PROPOLIS_PARTITION_COUNT"
+CONTACT_POINTS_ENV = "PROPOLIS_CONTACT_POINTS"
+DEFAULT_INTERNAL_PORT = 26501
 CONFIG_ENV = "PROPOLIS_CONFIG"
 CONSOLE_PORT_ENV = "PROPOLIS_CONSOLE_PORT"
 DEFAULT_CONSOLE_PORT = 8080
@@ -195,6 +197,54 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(f"error: propolis dev: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _serve(name: str, run: Any) -> int:
+    import asyncio
+
+    try:
+        asyncio.run(run)
+    except ValueError as error:  # a wrong member list, configuration file or setting
+        logging.getLogger(__name__).debug("propolis %s failed", name, exc_info=True)
+        print(f"error: propolis {name}: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # startup failures (port taken, unreadable data) end here
+        logging.getLogger(__name__).debug("propolis %s failed", name, exc_info=True)
+        print(f"error: propolis {name}: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from propolis.clients.cluster_nodes import BrokerSettings, serve_broker
+
+    if not 1 <= args.partitions <= PARTITIONS_MAX:
+        raise UsageError(f"--partitions: expected 1..{PARTITIONS_MAX}, got {args.partitions}")
+    settings = BrokerSettings(
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        host=args.host,
+        port=args.port,
+        node_id=args.node_id,
+        partition_count=args.partitions,
+        replication_factor=args.replication_factor,
+        cluster=args.cluster,
+        advertised_host=args.advertised_host,
+        config_path=Path(args.config) if args.config else None,
+    )
+    return _serve("broker", serve_broker(settings))
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from propolis.clients.cluster_nodes import GatewaySettings, serve_gateway
+
+    contact_points = [c for item in args.contact_point or [] for c in item.split(",") if c]
+    if not contact_points:
+        raise UsageError(f"--contact-point: expected at least one broker HOST:PORT (or env {CONTACT_POINTS_ENV})")
+    settings = GatewaySettings(
+        contact_points=contact_points, host=args.host, port=args.port,
+        config_path=Path(args.config) if args.config else None,
+    )
+    return _serve("gateway", serve_gateway(settings))
 
 
 def cmd_deploy(args: argparse.Namespace, client: PropolisClient) -> int:
@@ -477,6 +527,55 @@ Stops cleanly (exit 0) on Ctrl-C or SIGTERM.""",
                           help="with auth on: the OAuth token endpoint's port, 0 for any free one "
                                "(env PROPOLIS_AUTH_TOKEN_PORT; default 8081)")
 
+    broker = _subparser(
+        commands, "broker", "run a broker node of a cluster (no gateway: see 'propolis gateway')",
+        f"""  propolis broker --partitions 3
+  propolis broker --node-id 0 --cluster 0@10.0.0.1:26501,1@10.0.0.2:26501 --partitions 4 --data-dir /var/lib/propolis
+
+Serves the internal API that gateways use (default port {DEFAULT_INTERNAL_PORT}). Partitions are placed over
+the --cluster members by node id, the same way on every node. Prints
+'propolis broker: node N, internal API on HOST:PORT, partitions [...]' once it serves.""",
+        cmd_broker,
+    )
+    broker.add_argument("--data-dir", default=os.environ.get(DATA_DIR_ENV) or None,
+                        help=f"where this node's partitions live (env {DATA_DIR_ENV}; default {DEFAULT_DATA_DIR})")
+    broker.add_argument("--config", metavar="FILE", default=os.environ.get(CONFIG_ENV) or None,
+                        help=f"the broker's YAML configuration (env {CONFIG_ENV})")
+    broker.add_argument("--host", default="0.0.0.0", help="listen address of the internal API (default %(default)s)")
+    broker.add_argument("--port", type=_port, default=_env_port("PROPOLIS_BROKER_PORT", DEFAULT_INTERNAL_PORT),
+                        help="the internal API's port, 0 for any free one (env PROPOLIS_BROKER_PORT; default %(default)s)")
+    broker.add_argument("--advertised-host", default=None,
+                        help="the host other nodes and gateways reach this node at, without --cluster "
+                             "(default: --host, or 127.0.0.1 when listening on all addresses)")
+    broker.add_argument("--node-id", type=int, default=_env_int("PROPOLIS_NODE_ID", 0),
+                        help="this node's id in --cluster (env PROPOLIS_NODE_ID; default %(default)s)")
+    broker.add_argument("--cluster", default=os.environ.get("PROPOLIS_CLUSTER") or None, metavar="MEMBERS",
+                        help="every node of the cluster as NODE_ID@HOST:PORT,... (env PROPOLIS_CLUSTER; "
+                             "default: this node alone)")
+    broker.add_argument("--partitions", type=_positive_int, default=_env_int(PARTITIONS_ENV, 1),
+                        help=f"partitions of the whole cluster (env {PARTITIONS_ENV}; default %(default)s)")
+    broker.add_argument("--replication-factor", type=_positive_int, default=1,
+                        help="replicas per partition (default %(default)s; only 1 until Raft replication lands)")
+
+    gateway = _subparser(
+        commands, "gateway", "run a stateless gateway in front of broker nodes",
+        f"""  propolis gateway --contact-point 127.0.0.1:{DEFAULT_INTERNAL_PORT}
+  propolis gateway --contact-point 10.0.0.1:26501 --contact-point 10.0.0.2:26501 --port 26500
+
+Learns the cluster from any reachable contact point and routes each command to the broker
+that leads its partition. Prints 'propolis gateway: on HOST:PORT, ...' once it serves.""",
+        cmd_gateway,
+    )
+    gateway.add_argument("--contact-point", action="append", metavar="HOST:PORT",
+                         default=[c for c in os.environ.get(CONTACT_POINTS_ENV, "").split(",") if c] or None,
+                         help=f"a broker's internal API; repeat or separate by commas (env {CONTACT_POINTS_ENV})")
+    gateway.add_argument("--host", default=os.environ.get(HOST_ENV) or DEFAULT_HOST,
+                         help=f"listen address (env {HOST_ENV}; default %(default)s)")
+    gateway.add_argument("--port", type=_port, default=_env_port(PORT_ENV, DEFAULT_PORT),
+                         help=f"the gateway's gRPC port, 0 for any free one (env {PORT_ENV}; default %(default)s)")
+    gateway.add_argument("--config", metavar="FILE", default=os.environ.get(CONFIG_ENV) or None,
+                         help="a YAML file whose tls: and auth: blocks configure the gateway's security")
+
     console = _subparser(
         commands, "console", "serve the web console on its own",
         """  propolis console --db data/read-model.sqlite3 --gateway 127.0.0.1:26500
@@ -648,6 +747,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             setup_logging(args.log_level)
         except ValueError as error:
             raise UsageError(f"--log-level: {error}") from None
+        if args.command in ("broker", "gateway"):
+            return args.run_command(args)
         if args.command == "dev":
             if args.port is None:
                 args.port = _env_int(PORT_ENV, DEFAULT_PORT)

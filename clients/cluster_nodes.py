@@ -1,0 +1,148 @@
+"""`propolis broker` and `propolis gateway`: the cluster's two kinds of processes.
+
+A broker hosts its share of the partitions (placement.py, from `--cluster`) and serves the
+internal API; a gateway is stateless, speaks Zeebe's protocol to clients and the internal API
+to brokers, found through its contact points. Like dev_server.py these are composition roots;
+the imports happen inside `serve_*` so that other CLI commands do not load them.
+
+Lifecycle of both: start, print the ready line to stderr, wait for SIGINT/SIGTERM, stop
+cleanly (exit 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+BROKER_READY_PREFIX = "propolis broker: node "
+GATEWAY_READY_PREFIX = "propolis gateway: on "
+STOP_GRACE_S = 1.0
+# A gateway waits this long at start for a first broker to answer (it keeps trying after).
+GATEWAY_FIRST_TOPOLOGY_WAIT_S = 5.0
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    data_dir: Path | None
+    host: str
+    port: int
+    node_id: int
+    partition_count: int
+    replication_factor: int = 1
+    cluster: str | None = None  # NODE_ID@HOST:PORT,... ; None: this node alone
+    advertised_host: str | None = None
+    config_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    contact_points: list[str]
+    host: str
+    port: int
+    config_path: Path | None = None
+
+
+def _stop_event() -> asyncio.Event:
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop_requested.set)
+    return stop_requested
+
+
+async def serve_broker(settings: BrokerSettings) -> None:
+    from propolis.broker.broker import Broker
+    from propolis.broker.config_file import load_broker_config
+    from propolis.broker.monitoring import MonitoringServer
+    from propolis.cluster.broker_server import InternalApiServer
+    from propolis.cluster.partition_transport import RemotePartitionTransport
+    from propolis.cluster.placement import Member, parse_members, partitions_of, replicas
+
+    if settings.replication_factor != 1:
+        raise ValueError(
+            f"replication factor {settings.replication_factor} was asked for, but this version "
+            "does not replicate partitions yet (Raft replication is the next step); use 1"
+        )
+    stop_requested = _stop_event()
+    config = load_broker_config(
+        settings.config_path, data_dir=settings.data_dir, partition_count=settings.partition_count,
+        node_id=settings.node_id,
+    )
+    advertised = settings.advertised_host or (settings.host if settings.host not in WILDCARD_HOSTS else "127.0.0.1")
+    members = parse_members(settings.cluster) if settings.cluster else {settings.node_id: Member(settings.node_id, advertised, settings.port)}
+    if settings.node_id not in members:
+        raise ValueError(f"--node-id {settings.node_id} is not in --cluster ({', '.join(str(n) for n in sorted(members))})")
+    node_ids = sorted(members)
+    hosted = partitions_of(settings.node_id, node_ids, config.partition_count, settings.replication_factor)
+
+    def leader_of(partition_id: int) -> int:
+        return replicas(partition_id, node_ids, settings.replication_factor)[0]
+
+    transport = RemotePartitionTransport(members, leader_of)
+    server: InternalApiServer | None = None
+    monitoring: MonitoringServer | None = None
+    broker = Broker(config, hosted=hosted, remote=transport)
+    try:
+        # Bind first (port 0 picks one), then advertise what was bound; commands that arrive
+        # before the partitions are open answer UNAVAILABLE and the gateway tries again.
+        server = InternalApiServer(broker, settings.host, settings.port)
+        port = await server.start()
+        me = members[settings.node_id]
+        if not settings.cluster:
+            me = members[settings.node_id] = Member(settings.node_id, advertised, port)
+        config.host, config.port = me.host, me.port
+        broker.members = [{"nodeId": m.node_id, "host": m.host, "port": m.port} for m in members.values()]
+        broker.start()
+        monitoring = MonitoringServer(broker, config.monitoring_host, config.monitoring_port)
+        monitoring.start()
+        print(
+            f"{BROKER_READY_PREFIX}{settings.node_id}, internal API on {settings.host}:{port}, "
+            f"partitions {hosted} of {config.partition_count}, data in {config.data_dir}",
+            file=sys.stderr, flush=True,
+        )
+        log.info("propolis broker ready", extra={"node": settings.node_id, "port": port, "partitions": hosted,
+                                                 "monitoring_port": monitoring.port})
+        await stop_requested.wait()
+        log.info("stopping")
+    finally:
+        if monitoring is not None:
+            monitoring.stop()
+        if server is not None:
+            await server.stop(STOP_GRACE_S)
+        transport.close()
+        broker.close()
+
+
+async def serve_gateway(settings: GatewaySettings) -> None:
+    from propolis.broker.config_file import read_config_document
+    from propolis.cluster.remote_client import RemoteBrokerClient
+    from propolis.gateway.config import GatewayConfig
+    from propolis.gateway.security_config import load_security_config
+    from propolis.gateway.server import GatewayServer
+
+    stop_requested = _stop_event()
+    document = read_config_document(settings.config_path) if settings.config_path is not None else {}
+    security = load_security_config(document)
+    client = RemoteBrokerClient(settings.contact_points)
+    try:
+        await client.start(wait_s=GATEWAY_FIRST_TOPOLOGY_WAIT_S)
+        server = GatewayServer(client, GatewayConfig(host=settings.host, port=settings.port), security=security)
+        port = await server.start()
+        try:
+            print(
+                f"{GATEWAY_READY_PREFIX}{settings.host}:{port}, brokers at {', '.join(settings.contact_points)}",
+                file=sys.stderr, flush=True,
+            )
+            await stop_requested.wait()
+            log.info("stopping")
+        finally:
+            await server.stop(grace_s=STOP_GRACE_S)
+    finally:
+        await client.close()

@@ -1,0 +1,71 @@
+"""Unmodified Zeebe clients through a separate `propolis gateway` in front of two
+`propolis broker` processes that share four partitions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyzeebe import ZeebeClient, ZeebeWorker
+
+from propolis.records import partition_of_key
+from tests.support.cluster import Broker, Gateway, running
+from tests.support.dev_server import free_port
+from tests.thirdparty.test_pyzeebe import (
+    FIXTURES,
+    POLL_TIMEOUT_MS,
+    RESULT_TIMEOUT_MS,
+    run,
+    with_worker,
+)
+from tests.thirdparty.test_zbctl import Zbctl
+
+pytestmark = pytest.mark.thirdparty
+
+
+@pytest.fixture(scope="module")
+def gateway_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("cluster-clients")
+    ports = [free_port(), free_port()]
+    members = ",".join(f"{n}@127.0.0.1:{port}" for n, port in enumerate(ports))
+    brokers = [Broker(data / f"b{n}", partitions=4, port=ports[n], node_id=n, cluster=members) for n in (0, 1)]
+    gateway = Gateway([b.address for b in brokers])
+    with running(*brokers, gateway):
+        yield gateway.address
+
+
+def test_zbctl_status_shows_both_brokers_and_their_partitions(zbctl: Path, gateway_address: str) -> None:
+    out = Zbctl(zbctl, gateway_address).run("status").stdout
+    assert "Cluster size: 2" in out
+    assert "Partitions count: 4" in out
+    broker_0, broker_1 = out.split("Broker 0 - ")[1].split("Broker 1 - ")
+    assert "Partition 1 : Leader, Healthy" in broker_0 and "Partition 3 : Leader, Healthy" in broker_0
+    assert "Partition 2 : Leader, Healthy" in broker_1 and "Partition 4 : Leader, Healthy" in broker_1
+
+
+def test_pyzeebe_worker_completes_instances_on_both_brokers(gateway_address: str) -> None:
+    seen: list[int] = []
+
+    async def scenario(client: ZeebeClient, channel: Any) -> list[Any]:
+        await client.deploy_resource(str(FIXTURES / "one_task.bpmn"))
+        worker = ZeebeWorker(channel, name="pyzeebe-cluster", request_timeout=POLL_TIMEOUT_MS)
+
+        @worker.task(task_type="work", timeout_ms=30_000)
+        async def double(n: int) -> dict[str, int]:
+            seen.append(n)
+            return {"doubled": n * 2}
+
+        async def create_all() -> list[Any]:
+            return await asyncio.gather(*(
+                client.run_process_with_result("one-task", {"n": n}, timeout=RESULT_TIMEOUT_MS)
+                for n in range(12)
+            ))
+
+        return await with_worker(channel, worker, create_all())
+
+    results = run(gateway_address, scenario)
+    assert sorted(seen) == list(range(12))
+    assert {partition_of_key(r.process_instance_key) for r in results} == {1, 2, 3, 4}
