@@ -14,7 +14,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 class MonitoringServer:
     def __init__(self, broker: Any, host: str, port: int) -> None:
         self._broker = broker
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        try:
+            self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        except OSError as error:
+            raise OSError(error.errno, f"the monitoring port {host}:{port} (/metrics, /health) cannot be opened: {error.strerror}; "
+                          "set PROPOLIS_MONITORING_PORT to another port, or 0 for any free one") from error
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="monitoring", daemon=True)
 

@@ -372,7 +372,11 @@ class ConsoleServer:
         """`security` (a gateway SecurityConfig) and `authority` (its TokenAuthority) turn on
         TLS towards the gateway and sign-in; None: neither."""
         self.api = ConsoleApi(ReadModel(read_model_path), gateway_address, ConsoleAuth(security, authority))
-        self._server = ThreadingHTTPServer((host, port), _handler_class(self.api))
+        try:
+            self._server = ThreadingHTTPServer((host, port), _handler_class(self.api))
+        except OSError as error:
+            raise OSError(error.errno, f"the console port {host}:{port} cannot be opened: {error.strerror}; "
+                          "use --console-port or PROPOLIS_CONSOLE_PORT (0 for any free one), or --no-console") from error
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="console", daemon=True)
 

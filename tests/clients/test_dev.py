@@ -40,6 +40,21 @@ def test_info_logs_are_json_lines(tmp_path: Path) -> None:
     assert any(entry["msg"] == "propolis dev ready" for entry in entries)
 
 
+def test_a_console_or_monitoring_port_in_use_is_named_with_the_setting_that_moves_it(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        console = propolis("dev", "--host", "127.0.0.1", "--port", "0", "--console-port", port,
+                           "--data-dir", str(tmp_path / "a"), timeout_s=60)
+        monitoring = propolis("dev", "--host", "127.0.0.1", "--port", "0", "--console-port", "0",
+                              "--data-dir", str(tmp_path / "b"), timeout_s=60, env={"PROPOLIS_MONITORING_PORT": port})
+    assert console.returncode == 1 and f"the console port 127.0.0.1:{port} cannot be opened" in console.stderr
+    assert "PROPOLIS_CONSOLE_PORT" in console.stderr
+    assert monitoring.returncode == 1 and f":{port} (/metrics, /health) cannot be opened" in monitoring.stderr
+    assert "PROPOLIS_MONITORING_PORT" in monitoring.stderr
+
+
 def test_a_port_in_use_is_one_error_line_and_exit_1(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
