@@ -35,7 +35,7 @@ from lark.exceptions import (
 from propolis.bpmn.errors import FeelSyntaxError
 from propolis.bpmn.feel import temporal, values
 from propolis.bpmn.feel.builtins import BUILTINS as _BASICS
-from propolis.bpmn.feel.library import LIBRARY, positional
+from propolis.bpmn.feel.library import LIBRARY, positional, with_conversions
 from propolis.bpmn.feel.numbers import from_decimal
 from propolis.bpmn.feel.values import (
     ARITHMETIC,
@@ -54,7 +54,7 @@ from propolis.bpmn.feel.values import (
 
 Compiled = Callable[[Any], Any]
 
-BUILTINS: dict[str, Callable[..., Any]] = {**_BASICS, **LIBRARY}
+BUILTINS: dict[str, Callable[..., Any]] = {name: with_conversions(name, f) for name, f in {**_BASICS, **LIBRARY}.items()}
 
 # Longer texts are refused: a model is not the place for a program, and the cost of
 # parsing must stay small at deploy time.
@@ -107,7 +107,7 @@ class TracingScope:
 
 
 class _ItemScope:
-    """Inside a filter `xs[...]`: `item`, then the item's entries, then the outer scope."""
+    """Inside a filter `xs[...]`: the item's entries, then `item`, then the outer scope."""
 
     __slots__ = ("item", "outer", "warnings")
 
@@ -117,11 +117,11 @@ class _ItemScope:
         self.warnings = warnings
 
     def get(self, name: str, default: Any = None) -> Any:
-        if name == "item":
-            return self.item
         item = self.item
         if isinstance(item, Mapping) and name in item:
-            return item[name]
+            return item[name]  # an entry named `item` wins over the item itself, as in the TCK
+        if name == "item":
+            return item
         return self.outer.get(name, default)
 
     def __contains__(self, name: str) -> bool:
@@ -292,6 +292,19 @@ class FeelFunction:
             bound.setdefault(name, named.get(name))
         warnings = self.scope.warnings if self.trace else None
         return self.body(_ContextScope(bound, self.scope, warnings))
+
+
+def _typed_body(body: Compiled, types: list[tuple[str, str]]) -> Compiled:
+    """A function body whose typed parameters (`function(a: number)`) are checked first: an
+    argument of another type makes the call null."""
+
+    def checked(scope: Any) -> Any:
+        for name, type_name in types:
+            if values.instance_of(scope.get(name), type_name) is not True:
+                return None
+        return body(scope)
+
+    return checked
 
 
 def _matches_test(value: Any, pool: Any) -> Any:
@@ -470,12 +483,18 @@ class _Compiler(Transformer):
         return evaluate
 
     # user-defined functions
-    def parameters(self, *names: str) -> list[str]:
+    def parameters(self, *names: str | tuple[str, str]) -> list[str | tuple[str, str]]:
         return list(names)
 
-    def function_literal(self, parameters: list[str] | None, body: Compiled) -> Compiled:
-        names = parameters or []
+    def typed_parameter(self, name: Token, type_token: Token) -> tuple[str, str]:
+        return _key_text(name), " ".join(str(type_token).split())
+
+    def function_literal(self, parameters: list[str | tuple[str, str]] | None, body: Compiled) -> Compiled:
+        names = [p if isinstance(p, str) else p[0] for p in parameters or []]
+        types = [(p[0], p[1]) for p in parameters or [] if not isinstance(p, str)]
         trace = self.trace
+        if types:
+            body = _typed_body(body, types)
 
         def evaluate(v: Any) -> Any:
             return FeelFunction(names, body, v, trace)
@@ -756,14 +775,14 @@ class _Compiler(Transformer):
 
     # functions
     def function_name(self, *tokens: Token) -> tuple[str, Token]:
-        return " ".join(str(token) for token in tokens), tokens[0]
+        return " ".join(" ".join(str(token).split()) for token in tokens), tokens[0]
 
     def bind(self, tree: Any) -> None:
         """Names that the expression itself defines (context entries, parameters, loop
         variables): calling one of them is not a call of an unknown built-in."""
         bound: set[str] = set()
         for node in tree.iter_subtrees():
-            if node.data in ("entry", "parameters", "iteration", "binding"):
+            if node.data in ("entry", "parameters", "typed_parameter", "iteration", "binding"):
                 for child in node.children:
                     if isinstance(child, Token) and child.type in ("NAMED", "STRING"):
                         bound.add(_key_text(child))

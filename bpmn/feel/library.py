@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import inspect
 import re
 from collections.abc import Callable, Mapping
 from decimal import (
@@ -188,7 +189,7 @@ def is_(value1: Any, value2: Any) -> Any:
 
 # -- numbers ----------------------------------------------------------------------------------
 def _rounded(n: Any, scale: Any, mode: str) -> Any:
-    places = _int(scale)
+    places = int(scale) if is_number(scale) else None  # a fractional scale counts its whole part
     if not is_number(n) or places is None or not -6111 <= places <= 6176:
         return None
     try:
@@ -781,6 +782,36 @@ PARAMETERS: dict[str, list[list[str]]] = {
         "before", "after", "meets", "met by", "overlaps", "overlaps before", "overlaps after", "finishes", "finished by",
         "includes", "during", "starts", "started by", "coincides")},
 }
+
+
+# DMN 1.4, 10.3.2.9.4: a single value where a list is expected is a list of one, and a list of
+# one where a single value is expected is that value (`upper case(employees[name = "Bob"].name)`).
+# Only parameters that take no list are unwrapped: `index of(list, match)` may look for a list.
+_SINGLE_VALUE_PARAMETERS = frozenset({"string", "input", "n", "number", "dividend", "divisor", "date"})
+
+
+def with_conversions(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function` applying DMN's singleton-list conversions to its arguments, or `function`
+    itself when none of its parameters needs them."""
+    parameters = PARAMETERS.get(name, [[]])[0]
+    variadic = any(p.kind is p.VAR_POSITIONAL for p in inspect.signature(function).parameters.values())
+    to_list = [] if variadic else [i for i, p in enumerate(parameters) if p == "list"]
+    to_single = [i for i, p in enumerate(parameters) if p in _SINGLE_VALUE_PARAMETERS]
+    if not (to_list or to_single):
+        return function
+
+    @functools.wraps(function)
+    def converting(*args: Any) -> Any:
+        converted = list(args)
+        for i in to_list:
+            if i < len(converted) and converted[i] is not None and type(converted[i]) is not list:
+                converted[i] = [converted[i]]
+        for i in to_single:
+            if i < len(converted) and type(converted[i]) is list and len(converted[i]) == 1:
+                converted[i] = converted[i][0]
+        return function(*converted)
+
+    return converting
 
 
 def positional(name: str, named: dict[str, Any]) -> list[Any] | None:

@@ -33,9 +33,10 @@ class YearsMonths:
         return f"{sign}P" + (f"{years}Y" if years else "") + (f"{months}M" if months else "")
 
 
-_DATE = re.compile(r"^(-?\d{4,9})-(\d{2})-(\d{2})$")
+# XML Schema years: four digits, or more without a leading zero
+_DATE = re.compile(r"^(-?(?:[1-9]\d{4,8}|\d{4}))-(\d{2})-(\d{2})$")
 _TIME = re.compile(r"^(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2}(?::\d{2})?)?(?:@([A-Za-z_+\-/0-9]+))?$")
-_DT_DURATION = re.compile(r"^(-)?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+_DT_DURATION = re.compile(r"^(-)?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d*)?)S)?)?$")
 _YM_DURATION = re.compile(r"^(-)?P(?:(\d+)Y)?(?:(\d+)M)?$")
 
 

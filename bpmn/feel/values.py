@@ -411,7 +411,31 @@ def instance_of(value: Any, type_name: str) -> Any:
     inner = inner.rsplit(">", 1)[0].strip() if inner else ""
     if base == "list" and inner:
         return all(instance_of(item, inner) is True for item in value)
+    if base == "context" and inner:
+        # structural: the entries named must be there with their types, others may be too
+        for entry in _top_level_parts(inner):
+            key, _, entry_type = entry.partition(":")
+            key = key.strip()
+            # null conforms to any entry type (DMN 1.4, 10.3.2.9.1)
+            if key not in value or (value[key] is not None and instance_of(value[key], entry_type.strip()) is not True):
+                return False
+        return True
     if base == "range" and inner:
         ends = [e for e in (value.start, value.end) if e is not None]
         return all(instance_of(e, inner) is True for e in ends)
     return True
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """`a: string, b: list<number>` split at the commas outside angle brackets."""
+    parts, depth, start = [], 0, 0
+    for position, char in enumerate(text):
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:position])
+            start = position + 1
+    parts.append(text[start:])
+    return [part for part in parts if part.strip()]

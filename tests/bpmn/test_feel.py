@@ -241,6 +241,50 @@ def test_numbers_leave_feel_as_json_numbers_whole_ones_as_ints():
     assert json.loads(json.dumps(evaluate("=[1 / 3, decimal(2.675, 2), 2 ** 0.5]"))) == [1 / 3, 2.68, 2**0.5]
 
 
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("=modulo(-5.5, 2)", 0.5),
+        ("=modulo(5.5, -2)", -0.5),
+        ("=decimal(1 / 3, 2)", 0.33),
+        ("=round half up(-2.5, 0)", -3),
+        ("=round up(5.5, 6176)", 5.5),
+        ("=median([1, 2, 3, 4])", 2.5),
+        ("=stddev([2, 4, 7, 5])", 2.0816659994661326),
+        ('=duration("PT1H") / duration("PT40M")', 1.5),
+        ('=string(duration("PT1H") * 1.5)', "PT1H30M"),
+        ("=10 ** -2", 0.01),
+        ("=(-2) ** 0.5", None),
+    ],
+)
+def test_numeric_functions_compute_in_decimal(expression, expected):
+    assert evaluate(expression) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ('=upper case(["bob"])', "BOB"),  # a list of one where a value is expected
+        ("=list replace(1, 1, 5)", [5]),  # a value where a list is expected
+        ("=count(7)", 1),
+        ('=index of([[1], 1], [1])', [1]),  # a parameter that may hold a list keeps it
+        ("=(function(a: number) a + 1)(2)", 3),
+        ('=(function(a: number) a + 1)("2")', None),  # typed parameters are checked
+        ("=(1..10] = ]1..10]", True),
+        ("=5 in ]1..10)", True),
+        ('={foo+bar: 1, 🐎: "😀"}', {"foo+bar": 1, "🐎": "😀"}),
+        ('=[{item: 1}, {item: 2}][item >= 2]', [{"item": 2}]),
+        ('={a: {b: 1}} instance of context<a: context<b: number>>', True),
+        ('={a: "1"} instance of context<a: number>', False),
+        ('=[{a: "x"}] instance of list<context<a: string>>', True),
+        ('=date and\n time("2024-01-31T10:00:00")', "2024-01-31T10:00:00"),
+        ('=date("02024-01-31")', None),
+    ],
+)
+def test_dmn_conversions_and_literals(expression, expected):
+    assert evaluate(expression) == expected
+
+
 def test_text_without_equals_sign_is_static_and_kept_as_written():
     expression = compile_expression("payment-received")
     assert expression.is_static and expression.evaluate({}) == "payment-received"
