@@ -18,6 +18,7 @@ from typing import Any
 
 from propolis.bpmn.feel.numbers import CONTEXT, from_decimal, to_decimal
 from propolis.bpmn.feel.values import comparable, equal, is_number, normalize, to_text
+from propolis.bpmn.feel.xpath_regex import compile_xpath
 
 _NUMBER_TEXT = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
 
@@ -117,22 +118,12 @@ def _string_join(items: Any, delimiter: Any = "") -> Any:
     return delimiter.join(texts)
 
 
-# Regular expressions follow XPath (fn:matches): Python's syntax agrees for the common
-# cases; a pattern Python cannot compile gives null. Flags: s, m, i, x.
-_REGEX_FLAGS = {"s": re.S, "m": re.M, "i": re.I, "x": re.X}
-
-
 def _regex(pattern: Any, flags: Any) -> re.Pattern[str] | None:
+    """An XPath regular expression (fn:matches) compiled; None when it is not valid."""
     flags = "" if flags is None else flags
-    if not isinstance(pattern, str) or not isinstance(flags, str) or any(f not in _REGEX_FLAGS for f in flags):
+    if not isinstance(pattern, str) or not isinstance(flags, str):
         return None
-    combined = 0
-    for flag in flags:
-        combined |= _REGEX_FLAGS[flag]
-    try:
-        return re.compile(pattern, combined)  # re keeps its own cache of compiled patterns
-    except re.error:
-        return None
+    return compile_xpath(pattern, flags)
 
 
 def _matches(text: Any, pattern: Any, flags: Any = "") -> Any:

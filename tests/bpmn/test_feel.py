@@ -285,6 +285,28 @@ def test_dmn_conversions_and_literals(expression, expected):
     assert evaluate(expression) == expected
 
 
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ('=matches("a\\rb", "a.b")', False),  # XPath's dot matches no carriage return
+        ('=matches("a\\nb", "a.b", "s")', True),
+        ('=matches("ab\\n", "ab$")', False),  # $ is the end of the text
+        ('=matches("hello world", "hello\\ sworld", "x")', True),  # x drops whitespace
+        ('=matches("a#b", "a#b", "x")', True),  # and knows no comments
+        ('=matches("x", "[a-z-[aeiou]]")', True),  # class subtraction
+        ('=matches("a", "[a-z-[aeiou]]")', False),
+        ('=matches("Ab", "^\\p{Lu}\\p{Ll}$")', True),  # Unicode categories
+        ('=matches("é", "\\p{IsBasicLatin}")', False),  # and blocks
+        ('=matches("a.b", "a.b", "q")', True),
+        ('=matches("abcd", "(asd)[\\1]")', None),  # a back-reference in a class is an error
+        ('=matches("a", "(")', None),
+        ('=replace("abc", "b", "[$0]")', "a[b]c"),
+    ],
+)
+def test_regular_expressions_follow_xpath(expression, expected):
+    assert evaluate(expression) == expected
+
+
 def test_text_without_equals_sign_is_static_and_kept_as_written():
     expression = compile_expression("payment-received")
     assert expression.is_static and expression.evaluate({}) == "payment-received"
