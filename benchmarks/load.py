@@ -352,7 +352,9 @@ class DevProcess:
         if pythonpath:
             env["PYTHONPATH"] = pythonpath
         executable = Path(sys.executable).parent / "propolis"
-        self.command = [str(executable), "dev", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", self.data_dir]
+        # --console-port 0: any free port, so that runs side by side (tests, other benchmarks) do
+        # not fight over the default 8080
+        self.command = [str(executable), "dev", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", self.data_dir, "--console-port", "0"]
         self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tempfile.gettempdir())
         ready = threading.Event()
 
