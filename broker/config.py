@@ -31,9 +31,15 @@ class BrokerConfig:
     monitoring_port: int = 9600
     # Group commit: at most this many commands share one fsync and one LMDB transaction.
     batch_commands_max: int = 500
-    # Commands waiting for a partition beyond this are refused (RESOURCE_EXHAUSTED), except
-    # commands that finish work (job completion/failure), which are never shed first.
+    # Client commands in flight per partition (arrival to durable) are limited adaptively
+    # (broker/backpressure.py): the limit starts at `backpressure_limit_initial`, stays within
+    # min..`inflight_commands_max`, and shrinks while commands take longer than the target.
+    # Commands over the limit are refused (RESOURCE_EXHAUSTED), except commands that finish
+    # work (job completion/failure), which are never shed.
     inflight_commands_max: int = 5_000
+    backpressure_limit_initial: int = 100
+    backpressure_limit_min: int = 10
+    backpressure_latency_target_ms: float = 100.0
     # Timers, job timeouts, retry back-offs and message TTLs are checked this often.
     scheduler_interval_ms: int = 100
     snapshot_interval_s: float = 60.0

@@ -48,6 +48,9 @@ class BrokerMetrics:
         self.backpressure_rejections = Counter(
             "propolis_backpressure_rejected_commands", "Commands refused because the partition was over its in-flight limit", labels, registry=self.registry
         )
+        self.backpressure_limit = Gauge(
+            "propolis_backpressure_limit", "The partition's adaptive limit of client commands in flight", labels, registry=self.registry
+        )
         self.jobs = Counter("propolis_jobs", "Job lifecycle events", labels + ["event"], registry=self.registry)
         self.jobs_activated = Counter("propolis_jobs_activated", "Jobs handed to workers", labels, registry=self.registry)
         self.open_incidents = Gauge("propolis_open_incidents", "Incidents not yet resolved", labels, registry=self.registry)

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from propolis.broker.backpressure import AimdLimiter, LimitSettings
 from propolis.broker.client import BrokerOverloadedError, BrokerUnavailableError
 from propolis.broker.config import BrokerConfig
 from propolis.broker.engine.context import KeyGenerator
@@ -47,13 +48,24 @@ from propolis.broker.state.store import Store
 from propolis.log.replicator import LocalReplicator
 from propolis.log.segmented_log import Log
 
-from propolis.records import JobIntent, MessageIntent, Record, RecordType, TimerIntent, ValueType
+from propolis.records import (
+    JobBatchIntent,
+    JobIntent,
+    MessageIntent,
+    Record,
+    RecordType,
+    TimerIntent,
+    ValueType,
+)
 
 log = logging.getLogger(__name__)
 
 # Commands that finish work are never the ones refused under load: shedding them would only
 # make more work (jobs time out and run again).
 UNSHEDDABLE = {
+    # Workers fetching jobs are how started instances finish: starving them under load would
+    # leave instances waiting while new ones keep being accepted.
+    (ValueType.JOB_BATCH, JobBatchIntent.ACTIVATE),
     (ValueType.JOB, JobIntent.COMPLETE),
     (ValueType.JOB, JobIntent.FAIL),
     (ValueType.JOB, JobIntent.THROW_ERROR),
@@ -81,6 +93,12 @@ class Partition:
     ) -> None:
         self.partition_id = partition_id
         self._transport = transport
+        self.limiter = AimdLimiter(LimitSettings(
+            initial=min(config.backpressure_limit_initial, config.inflight_commands_max),
+            minimum=min(config.backpressure_limit_min, config.backpressure_limit_initial, config.inflight_commands_max),
+            maximum=config.inflight_commands_max,
+            latency_target_ms=config.backpressure_latency_target_ms,
+        ))
         # When each unacknowledged distribution (partition, sequence) was last sent.
         self._last_sent: dict[tuple[int, int], float] = {}
         self._exporters = exporters or []
@@ -183,15 +201,12 @@ class Partition:
         if not self.healthy or self._stopping.is_set():
             future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} is not accepting commands"))
             return future
-        if (
-            self._queue.qsize() >= self.config.inflight_commands_max
-            and (command.value_type, command.intent) not in UNSHEDDABLE
-        ):
+        if not self.limiter.try_acquire((command.value_type, command.intent) not in UNSHEDDABLE):
             self.metrics.backpressure_rejections.labels(str(self.partition_id)).inc()
             future.set_exception(
                 BrokerOverloadedError(
-                    f"partition {self.partition_id} has {self._queue.qsize()} commands waiting "
-                    f"(limit {self.config.inflight_commands_max}); retry later"
+                    f"partition {self.partition_id} has {self.limiter.in_flight} commands in flight "
+                    f"(its adaptive limit is {self.limiter.limit}); retry later"
                 )
             )
             return future
@@ -285,10 +300,13 @@ class Partition:
             if command.request_id < 0:
                 self._scheduled.discard((command.value_type, command.intent, command.key))
             else:
-                latencies.append(committed - arrived.pop(command.request_id, committed))
+                latency = committed - arrived.pop(command.request_id, committed)
+                latencies.append(latency)
+                self.limiter.release(latency)
         self.processed_records += len(records)
         self.metrics.observe_batch(self.partition_id, records, len(commands), committed - started)
         self.metrics.observe_command_latencies(self.partition_id, latencies)
+        self.metrics.backpressure_limit.labels(str(self.partition_id)).set(self.limiter.limit)
         self._update_log_metrics()
         self._records_since_snapshot += len(records)
         # Before the answers: a client that deploys and then creates an instance on another
