@@ -595,7 +595,15 @@ class _Compiler(Transformer):
             name = names[0]
             token = Token.new_borrow_pos("NAME", str(name), Token("NAME", "", line=getattr(name, "line", None), column=getattr(name, "column", None)))
             return self.call((str(name), token), arguments)
-        return self._dynamic_call(base, arguments)
+        dynamic = self._dynamic_call(base, arguments)
+        if names is not None and len(names) == 1 and names[0] in BUILTINS:
+            # `{count: count(items)}`: the entry is not defined yet where it is computed, so a
+            # bound name that holds no function still calls the built-in of that name
+            name = names[0]
+            token = Token("NAME", str(name), line=getattr(name, "line", None), column=getattr(name, "column", None))
+            builtin_call = self.call((str(name), token), arguments)
+            return lambda v: dynamic(v) if callable(base(v)) else builtin_call(v)
+        return dynamic
 
     def _dynamic_call(self, base: Compiled, arguments: Any) -> Compiled:
         arguments = arguments or []

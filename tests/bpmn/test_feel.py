@@ -307,6 +307,11 @@ def test_regular_expressions_follow_xpath(expression, expected):
     assert evaluate(expression) == expected
 
 
+def test_a_context_entry_named_like_a_built_in_still_calls_the_built_in_where_it_is_computed():
+    assert evaluate("={sum: sum([1, 2]), count: count([1])}") == {"sum": 3, "count": 1}
+    assert evaluate("={count: function(x) 42, r: count([1])}")["r"] == 42
+
+
 def test_text_without_equals_sign_is_static_and_kept_as_written():
     expression = compile_expression("payment-received")
     assert expression.is_static and expression.evaluate({}) == "payment-received"

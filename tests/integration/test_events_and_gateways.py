@@ -488,3 +488,18 @@ def test_feel_dates_and_durations_in_a_script_task_become_iso_text_in_the_variab
     ))
     result = client.create_instance_with_result("feel-dates", {"ordered": "2024-01-15", "lines": [{"qty": 1}, {"qty": 2}]})
     assert result.variables["dueDate"] == "2024-02-14" and result.variables["ok"] is True
+
+
+def test_feel_decimals_in_a_script_task_add_up_and_come_back_as_json_numbers(client):
+    client.deploy(model(
+        "feel-decimals",
+        '<bpmn:startEvent id="s" /><bpmn:scriptTask id="total"><bpmn:extensionElements>'
+        '<zeebe:script expression="={sum: sum(prices), taxed: price * 1.1, exact: 0.1 + 0.2 = 0.3, whole: 2.5 * 2}" resultVariable="totals" />'
+        "</bpmn:extensionElements></bpmn:scriptTask>"
+        '<bpmn:endEvent id="e" />' + flows(("s", "total"), ("total", "e")),
+    ))
+    result = client.create_instance_with_result("feel-decimals", {"prices": [0.1, 0.2], "price": 3.3})
+    totals = result.variables["totals"]
+    # as decimals: 0.1 + 0.2 is 0.3 and 3.3 * 1.1 is 3.63 (binary floats give 0.30000000000000004, 3.6300000000000003)
+    assert totals == {"sum": 0.3, "taxed": 3.63, "exact": True, "whole": 5}
+    assert type(totals["whole"]) is int
