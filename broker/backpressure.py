@@ -23,9 +23,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class LimitSettings:
     initial: int = 100
-    minimum: int = 10
+    minimum: int = 100
     maximum: int = 5_000
-    latency_target_ms: float = 100.0
+    latency_target_ms: float = 200.0
     backoff_ratio: float = 0.9
 
 

@@ -38,8 +38,8 @@ class BrokerConfig:
     # work (job completion/failure), which are never shed.
     inflight_commands_max: int = 5_000
     backpressure_limit_initial: int = 100
-    backpressure_limit_min: int = 10
-    backpressure_latency_target_ms: float = 100.0
+    backpressure_limit_min: int = 100
+    backpressure_latency_target_ms: float = 200.0
     # Timers, job timeouts, retry back-offs and message TTLs are checked this often.
     scheduler_interval_ms: int = 100
     snapshot_interval_s: float = 60.0

@@ -1,0 +1,148 @@
+"""Throughput with 1, 2 and 4 partitions: in one `propolis dev` process (one GIL), and spread
+over separate `propolis broker` processes behind a `propolis gateway` (one GIL per broker).
+
+    .venv/bin/python -m benchmarks.scaling                 # every shape, ~3 minutes
+    .venv/bin/python -m benchmarks.scaling --duration 20   # longer windows
+
+Each shape starts fresh processes on free ports with fresh data folders (fsync on), runs
+`benchmarks.load --mode saturate` against its gateway (one-task model, 64 instances in
+flight), stops everything with SIGTERM and prints one markdown row. The load generator runs on
+the same machine; the row gives the machine's 1-minute load average right after the run, to
+show how busy it was (above ~2.5 on two cores, other work competed with the measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+START_TIMEOUT_S = 60
+PROPOLIS = str(Path(sys.executable).parent / "propolis")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Node:
+    def __init__(self, args: list[str], ready: str, env: dict[str, str] | None = None) -> None:
+        environment = {**os.environ, "PROPOLIS_MONITORING_PORT": "0", "GRPC_VERBOSITY": "NONE", **(env or {})}
+        self.process = subprocess.Popen([PROPOLIS, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment)
+        self.output: list[str] = []
+        seen = threading.Event()
+
+        def pump() -> None:
+            for line in self.process.stderr:
+                self.output.append(line)
+                del self.output[:-50]
+                if ready in line:
+                    seen.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not seen.wait(0.05):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                raise RuntimeError(f"{args[0]} did not start:\n" + "".join(self.output))
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    partitions: int
+    brokers: int  # 0: one `propolis dev` process
+
+
+def start(shape: Shape, data: Path) -> tuple[str, list[Node]]:
+    if shape.brokers == 0:
+        port = free_port()
+        node = Node(["dev", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data / "dev"),
+                     "--partitions", str(shape.partitions), "--no-console"], "propolis dev: gateway on")
+        return f"127.0.0.1:{port}", [node]
+    ports = [free_port() for _ in range(shape.brokers)]
+    members = ",".join(f"{n}@127.0.0.1:{p}" for n, p in enumerate(ports))
+    nodes = [
+        Node(["broker", "--host", "127.0.0.1", "--port", str(port), "--node-id", str(n), "--cluster", members,
+              "--partitions", str(shape.partitions), "--data-dir", str(data / f"b{n}")], "propolis broker: node ")
+        for n, port in enumerate(ports)
+    ]
+    gateway_port = free_port()
+    nodes.append(Node(["gateway", "--host", "127.0.0.1", "--port", str(gateway_port), "--contact-point", members.split(",")[0].split("@")[1]],
+                      "propolis gateway: on "))
+    time.sleep(1.5)  # the gateway learns every broker within a refresh interval
+    return f"127.0.0.1:{gateway_port}", nodes
+
+
+def measure(shape: Shape, duration_s: int, warmup_s: int, concurrency: int) -> dict:
+    data = Path(tempfile.mkdtemp(prefix="propolis-scaling-"))
+    address, nodes = start(shape, data)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "benchmarks.load", "--address", address, "--mode", "saturate", "--concurrency", str(concurrency),
+             "--duration", str(duration_s), "--warmup", str(warmup_s), "--json"],
+            capture_output=True, text=True, timeout=duration_s + warmup_s + 120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(result.stderr[-2000:])
+        return json.loads(result.stdout)
+    finally:
+        for node in reversed(nodes):
+            node.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+SHAPES = [
+    Shape("propolis dev, 1 partition", 1, 0),
+    Shape("propolis dev, 2 partitions", 2, 0),
+    Shape("propolis dev, 4 partitions", 4, 0),
+    Shape("2 brokers + gateway, 2 partitions", 2, 2),
+    Shape("2 brokers + gateway, 4 partitions", 4, 2),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    print("| shape | completed/s, median (mean) | p50 ms | p99 ms | RESOURCE_EXHAUSTED | 1-min load average after |")
+    print("|---|---|---|---|---|---|")
+    for shape in SHAPES:
+        figures = measure(shape, args.duration, args.warmup, args.concurrency)
+        load = os.getloadavg()[0]
+        print(
+            f"| {shape.name} | {_num(figures.get('completed_per_s_median'), 0)} ({_num(figures.get('completed_per_s_mean'), 0)}) | "
+            f"{_num(figures.get('latency_ms_p50'), 1)} | {_num(figures.get('latency_ms_p99'), 1)} | {figures.get('resource_exhausted')} | "
+            f"{load:.1f} |",
+            flush=True,
+        )
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+if __name__ == "__main__":
+    main()
