@@ -41,6 +41,7 @@ from propolis.bpmn.feel.values import (
     ARITHMETIC,
     COMPARISON,
     Range,
+    UnaryTest,
     comparable,
     describe,
     describe_arithmetic_failure,
@@ -312,6 +313,8 @@ def _matches_test(value: Any, pool: Any) -> Any:
     range of it containing it), a function accepts it, anything else equals it."""
     if isinstance(pool, Range):
         return pool.contains(value)
+    if type(pool) is UnaryTest:
+        return pool.matches(value)
     if isinstance(pool, list):
         if isinstance(value, list) and equal(value, pool) is True:
             return True
@@ -517,8 +520,10 @@ class _Compiler(Transformer):
 
         return test
 
-    def in_paren_compare(self, value: Compiled, op: Token, operand: Compiled) -> Compiled:
-        return self.in_expr(value, self.test_compare(op, operand))
+    def unary_test(self, op: Token, operand: Compiled) -> Compiled:
+        """`(< 10)`: a unary test as a value; `x in (< 10)` applies it."""
+        text = str(op)
+        return lambda v: UnaryTest(text, operand(v))
 
     def in_any(self, value: Compiled, *tests: Compiled) -> Compiled:
         def evaluate(v: Any) -> Any:

@@ -217,8 +217,8 @@ def equal(left: Any, right: Any) -> Any:
         if left.keys() != right.keys():
             return False
         return _all_equal((left[key], right[key]) for key in left)
-    if tl is Range and tr is Range:
-        return left == right
+    if (tl is Range or tl is UnaryTest) and (tr is Range or tr is UnaryTest):
+        return left == right  # `(< 10)` is no range with a null start: it equals only `(< 10)`
     if temporal.is_temporal(left) and temporal.is_temporal(right):
         return temporal.equal(left, right)
     return None
@@ -362,6 +362,20 @@ class Range:
 
     def __str__(self) -> str:
         return ("[" if self.start_included else "(") + f"{to_text(self.start)}..{to_text(self.end)}" + ("]" if self.end_included else ")")
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryTest:
+    """A unary test as a value: `(< 10)`, `(= x)`, `(!= "a")`."""
+
+    operator: str
+    endpoint: Any
+
+    def matches(self, value: Any) -> Any:
+        return COMPARISON[self.operator](value, self.endpoint)
+
+    def __str__(self) -> str:
+        return f"{self.operator} {to_text(self.endpoint)}"
 
 
 def describe_lookup_failure(container: Any, key: str) -> str | None:

@@ -271,6 +271,13 @@ def test_numeric_functions_compute_in_decimal(expression, expected):
         ("=(function(a: number) a + 1)(2)", 3),
         ('=(function(a: number) a + 1)("2")', None),  # typed parameters are checked
         ("=(1..10] = ]1..10]", True),
+        ("=[1..10) = [1..10[", True),
+        ("=10 in ]1..10[", False),
+        ("=[1, 2, 3][-1]", 3),  # a '[' that starts an index is no range end
+        ("=(< 10) = (< 10)", True),  # unary tests as values
+        ("=(< 10) = (null..10)", False),
+        ("=5 in (< 10)", True),
+        ("=[1, 2, 3][item in (> 1)]", [2, 3]),
         ("=5 in ]1..10)", True),
         ('={foo+bar: 1, 🐎: "😀"}', {"foo+bar": 1, "🐎": "😀"}),
         ('=[{item: 1}, {item: 2}][item >= 2]', [{"item": 2}]),
