@@ -40,6 +40,12 @@ class BrokerConfig:
     backpressure_limit_initial: int = 100
     backpressure_limit_min: int = 100
     backpressure_latency_target_ms: float = 200.0
+    # Tenants share the partition (broker/command_queue.py): commands are taken round-robin by
+    # tenant, and at the limit above a tenant under its share of it still gets in (the flood is
+    # shed). While several tenants are active, a batch holds at most this many commands, so a
+    # light tenant's command waits for a short batch, not a long one full of another's flood.
+    tenant_fairness: bool = True
+    contended_batch_commands_max: int = 16
     # Timers, job timeouts, retry back-offs and message TTLs are checked this often.
     scheduler_interval_ms: int = 100
     snapshot_interval_s: float = 60.0
@@ -83,6 +89,10 @@ def env_value(name: str, raw: str) -> Any:
     if isinstance(default, Path):
         return Path(raw)
     kind = type(default)
+    if kind is bool:  # bool("false") would be True
+        if raw.strip().lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+            return raw.strip().lower() in ("true", "1", "yes", "on")
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}: expected true or false, got {raw!r}")
     try:
         return kind(raw)
     except ValueError:

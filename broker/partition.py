@@ -23,7 +23,6 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from propolis.broker.backpressure import AimdLimiter, LimitSettings
 from propolis.broker.client import BrokerOverloadedError, BrokerUnavailableError
+from propolis.broker.command_queue import FairCommandQueue
 from propolis.broker.config import BrokerConfig
 from propolis.broker.engine.context import KeyGenerator
 from propolis.broker.engine.engine import Engine
@@ -107,7 +107,7 @@ class Partition:
         self.config = config
         self.directory = Path(config.data_dir) / f"partition-{partition_id}"
         self._on_jobs_available = on_jobs_available
-        self._queue: queue.SimpleQueue[Record] = queue.SimpleQueue()
+        self._queue = FairCommandQueue(config.contended_batch_commands_max, config.tenant_fairness)
         self._pending: dict[int, concurrent.futures.Future[Record]] = {}
         # perf_counter() at which each waiting command arrived, for the command latency metric.
         self._arrived: dict[int, float] = {}
@@ -201,12 +201,14 @@ class Partition:
         if not self.healthy or self._stopping.is_set():
             future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} is not accepting commands"))
             return future
-        if not self.limiter.try_acquire((command.value_type, command.intent) not in UNSHEDDABLE):
+        sheddable = (command.value_type, command.intent) not in UNSHEDDABLE
+        # A tenant under its share of the limit gets in even at the limit: the flood is shed.
+        if not self.limiter.try_acquire(sheddable and not self._queue.within_share(command, self.limiter.limit)):
             self.metrics.backpressure_rejections.labels(str(self.partition_id)).inc()
             future.set_exception(
                 BrokerOverloadedError(
                     f"partition {self.partition_id} has {self.limiter.in_flight} commands in flight "
-                    f"(its adaptive limit is {self.limiter.limit}); retry later"
+                    f"(its adaptive limit is {self.limiter.limit}), {self._queue.describe_share(command)}; retry later"
                 )
             )
             return future
@@ -257,18 +259,7 @@ class Partition:
                     future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} failed"))
 
     def _take(self, timeout_s: float) -> list[Record]:
-        try:
-            first = self._queue.get(timeout=timeout_s)
-        except queue.Empty:
-            return []
-        commands = [first]
-        limit = self.config.batch_commands_max
-        while len(commands) < limit:
-            try:
-                commands.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return commands
+        return self._queue.take(timeout_s, self.config.batch_commands_max)
 
     def _process(self, commands: list[Record]) -> None:
         started = time.perf_counter()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ GATEWAY_STOP_GRACE_S = 1.0
 READY_LINE_PREFIX = "propolis dev: gateway on "
 READ_MODEL_FILE = "read-model.sqlite3"
 READ_MODEL_CLASS = "propolis.exporters.read_model.ReadModelExporter"
+GIL_SWITCH_INTERVAL_ENV = "PROPOLIS_GIL_SWITCH_INTERVAL_MS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,24 @@ class DevSettings:
     tls_private_key: str | None = None
     tls_client_ca: str | None = None
     token_port: int | None = None
+
+
+def gateway_env() -> dict[str, int]:
+    """Whole-number gateway settings from PROPOLIS_GATEWAY_<FIELD> (e.g.
+    PROPOLIS_GATEWAY_TENANT_REQUESTS_IN_FLIGHT_MAX); host and port have their own flags."""
+    from dataclasses import fields
+
+    from propolis.gateway.config import GatewayConfig
+
+    values: dict[str, int] = {}
+    for item in fields(GatewayConfig):
+        raw = os.environ.get(f"PROPOLIS_GATEWAY_{item.name.upper()}")
+        if raw and item.name not in ("host", "port"):
+            try:
+                values[item.name] = int(raw)
+            except ValueError:
+                raise ValueError(f"PROPOLIS_GATEWAY_{item.name.upper()}: expected a whole number, got {raw!r}") from None
+    return values
 
 
 def load_security(settings: DevSettings):  # -> SecurityConfig (imported lazily, like the broker)
@@ -79,6 +99,15 @@ async def serve(settings: DevSettings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop_requested.set)
 
+    switch_ms = os.environ.get(GIL_SWITCH_INTERVAL_ENV)
+    if switch_ms:
+        # The partition thread is CPU-bound under load; the gateway's event loop waits up to one
+        # switch interval (Python's default: 5 ms) for the GIL after every wake-up. A shorter
+        # interval trades a little throughput for the latency of everyone's calls.
+        try:
+            sys.setswitchinterval(float(switch_ms) / 1000)
+        except ValueError:
+            raise ValueError(f"{GIL_SWITCH_INTERVAL_ENV}: expected milliseconds > 0, got {switch_ms!r}") from None
     security = load_security(settings)
     authority = TokenAuthority(security.auth) if security.auth.enabled else None
     config = load_broker_config(
@@ -101,7 +130,7 @@ async def serve(settings: DevSettings) -> None:
         broker.start()  # opens the partitions, replaying their logs; nothing else runs yet
         # One process, one /metrics: the gateway's metrics join the broker's registry.
         server = GatewayServer(
-            InProcessBrokerClient(broker), GatewayConfig(host=settings.host, port=settings.port),
+            InProcessBrokerClient(broker), GatewayConfig(host=settings.host, port=settings.port, **gateway_env()),
             GatewayMetrics(broker.metrics.registry), security, authority,
         )
         port = await server.start()

@@ -44,3 +44,7 @@ class GatewayConfig:
     # Calls in flight at once, long polls and job streams included; beyond this gRPC answers
     # RESOURCE_EXHAUSTED.
     concurrent_rpcs_max: int = 10_000
+    # With auth on: beyond this many requests in flight (long polls, job streams and job
+    # completions not counted), a tenant holding its share of them is refused first
+    # (tenant_shares.py).
+    tenant_requests_in_flight_max: int = 128

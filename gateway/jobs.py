@@ -42,6 +42,11 @@ HeldJob = tuple[int, dict[str, Any]]
 """(job key, job value) of a job activated by the gateway for one of its callers."""
 
 
+def _tenants(activation: JobActivation) -> tuple[str, ...]:
+    """The group of an activation's waiter: the tenants it asks for (long_polling.py)."""
+    return tuple(activation.value.get("tenantIds") or ())
+
+
 class JobActivator:
     def __init__(
         self,
@@ -154,11 +159,11 @@ class JobActivator:
         if activation.request_timeout_ms is None:
             jobs, more = await self.activate(activation)
             if more:
-                self._notifications.notify(activation.job_type)
+                self._notifications.notify(activation.job_type, tenants=_tenants(activation))
             return jobs
         loop = asyncio.get_running_loop()
         deadline = loop.time() + activation.request_timeout_ms / 1000
-        waiter = self._notifications.register(activation.job_type)
+        waiter = self._notifications.register(activation.job_type, _tenants(activation))
         try:
             return await self._until_jobs(activation, waiter, deadline)
         finally:
@@ -171,7 +176,7 @@ class JobActivator:
         A job is handed to `write` one at a time; jobs not yet written when the stream ends
         (including the one whose write failed) are given back. While the broker sheds load or
         is unavailable the stream stays open and tries again every `stream_retry_delay_ms`."""
-        waiter = self._notifications.register(activation.job_type)
+        waiter = self._notifications.register(activation.job_type, _tenants(activation))
         held: deque[HeldJob] = deque()
         try:
             while True:

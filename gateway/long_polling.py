@@ -12,6 +12,11 @@ waiter. Waiters are woken in turn (the woken one goes to the back). When no wait
 is parked, every busy one is marked: each of them retries at once if its current attempt
 comes back empty, instead of parking past the news.
 
+Tenants: waiters are grouped by the tenants they ask for, and news from the broker (which names
+a job type, not a tenant) wakes one waiter *of each group*, so a flood of one tenant's jobs
+cannot keep another tenant's workers parked: each group's woken waiter passes news on only
+within its group.
+
 Invariant: news is never dropped while a waiter of its type is registered. A waiter consumes
 news only by starting an activation after it (`consume()` right before activating); one that
 leaves with unconsumed news passes it on (`unregister`).
@@ -27,10 +32,11 @@ log = logging.getLogger(__name__)
 
 
 class JobWaiter:
-    __slots__ = ("job_type", "parked", "_news")
+    __slots__ = ("job_type", "tenants", "parked", "_news")
 
-    def __init__(self, job_type: str) -> None:
+    def __init__(self, job_type: str, tenants: tuple[str, ...] = ()) -> None:
         self.job_type = job_type
+        self.tenants = tenants
         self.parked = False
         self._news = asyncio.Event()
 
@@ -104,8 +110,8 @@ class JobNotifications:
         for job_type in job_types:
             self.notify(job_type)
 
-    def register(self, job_type: str) -> JobWaiter:
-        waiter = JobWaiter(job_type)
+    def register(self, job_type: str, tenants: tuple[str, ...] = ()) -> JobWaiter:
+        waiter = JobWaiter(job_type, tenants)
         self._waiters.setdefault(job_type, {})[waiter] = None
         return waiter
 
@@ -116,21 +122,33 @@ class JobNotifications:
             if not waiters:
                 del self._waiters[waiter.job_type]
         if waiter.consume():
-            self.notify(waiter.job_type)
+            self.notify(waiter.job_type, tenants=waiter.tenants)
 
-    def notify(self, job_type: str, passed_by: JobWaiter | None = None) -> None:
-        """News of `job_type`: wake the next parked waiter, or mark every busy one."""
+    def notify(
+        self, job_type: str, passed_by: JobWaiter | None = None, tenants: tuple[str, ...] | None = None
+    ) -> None:
+        """News of `job_type` for the waiters asking for `tenants` (None: for every group;
+        `passed_by` given: for its group): in each group, wake the next parked waiter, or mark
+        every busy one."""
         waiters = self._waiters.get(job_type)
         if not waiters:
             return
+        if passed_by is not None:
+            tenants = passed_by.tenants
+        groups = {w.tenants for w in waiters} if tenants is None else {tenants}
+        for group in groups:
+            self._notify_group(waiters, group, passed_by)
+
+    @staticmethod
+    def _notify_group(waiters: dict[JobWaiter, None], group: tuple[str, ...], passed_by: JobWaiter | None) -> None:
         for waiter in waiters:
-            if waiter.parked and not waiter.woken and waiter is not passed_by:
+            if waiter.tenants == group and waiter.parked and not waiter.woken and waiter is not passed_by:
                 waiter.wake()
                 del waiters[waiter]  # to the back: the next news goes to another waiter
                 waiters[waiter] = None
                 return
         for waiter in waiters:
-            if waiter is not passed_by:
+            if waiter.tenants == group and waiter is not passed_by:
                 waiter.wake()
 
     def parked_count(self, job_type: str) -> int:

@@ -32,6 +32,7 @@ from propolis.gateway.protocol import METHODS, SERVICE_NAME, Method
 from propolis.gateway.requests import Requests
 from propolis.gateway.routing import Router
 from propolis.gateway.security_config import SecurityConfig, TlsConfig
+from propolis.gateway.tenant_shares import TenantShares
 from propolis.gateway.tokens import TokenAuthority
 
 log = logging.getLogger(__name__)
@@ -65,12 +66,19 @@ def _guarded(rpc: str, handler: Handler) -> Handler:
     return guarded
 
 
-def _authenticated(rpc: str, handler: Handler, authority: TokenAuthority) -> Handler:
-    """Verifies the caller before `handler` runs; the handler sees it as `current_caller()`."""
+def _authenticated(rpc: str, handler: Handler, authority: TokenAuthority, shares: TenantShares) -> Handler:
+    """Verifies the caller before `handler` runs (the handler sees it as `current_caller()`)
+    and counts the request against its tenants' share (tenant_shares.py)."""
 
     async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        set_caller(authenticate(authority, rpc, context.invocation_metadata()))
-        return await handler(request, context)
+        caller = authenticate(authority, rpc, context.invocation_metadata())
+        set_caller(caller)
+        if not shares.enter(rpc, caller.tenants):
+            return await handler(request, context)
+        try:
+            return await handler(request, context)
+        finally:
+            shares.leave(caller.tenants)
 
     return authenticated
 
@@ -166,10 +174,12 @@ class GatewayServer:
         self._jobs = JobActivator(self.client, router, self.config, self._notifications)
         handlers = Handlers(self.client, Requests(self.config, router), self._jobs).table()
 
+        shares = TenantShares(self.config.tenant_requests_in_flight_max)
+
         def served(name: str) -> Handler:
             handler = handlers[name] if name in handlers else _unsupported(name)
             if self.authority is not None:
-                handler = _authenticated(name, handler, self.authority)
+                handler = _authenticated(name, handler, self.authority, shares)
             return _guarded(name, handler)
 
         table = {

@@ -11,6 +11,7 @@ external identity provider grants them.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,9 @@ OWN_KEY_ID = "propolis"
 OWN_ALGORITHM = "HS256"
 # A token longer than this is refused unread: a bound on what one header makes us parse.
 TOKEN_CHARS_MAX = 16 << 10
+# Verified tokens are remembered (a client sends the same token for an hour): verifying a
+# signature on every call costs more than the call. At most this many, each until its expiry.
+VERIFIED_TOKENS_MAX = 10_000
 
 
 class InvalidTokenError(Exception):
@@ -49,6 +53,8 @@ class TokenAuthority:
         # Without a configured key, tokens are valid until the process stops: fine for dev.
         self._own_key = (config.signing_key or secrets.token_urlsafe(48)).encode()
         self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True, lifespan=300) if config.jwks_url else None
+        self._verified: dict[str, tuple[float, dict[str, Any]]] = {}  # token -> (expiry, claims)
+        self._verified_lock = threading.Lock()
 
     # -- issuing ---------------------------------------------------------------------------
     def client(self, client_id: str, secret: str) -> ClientSpec | None:
@@ -79,6 +85,21 @@ class TokenAuthority:
 
     # -- verifying -------------------------------------------------------------------------
     def verify(self, token: str) -> Identity:
+        with self._verified_lock:
+            known = self._verified.get(token)
+        if known is not None:
+            if time.time() < known[0] + self.config.clock_leeway_s:
+                return self._identity(known[1])
+            with self._verified_lock:
+                self._verified.pop(token, None)
+        claims = self._verified_claims(token)
+        with self._verified_lock:
+            if len(self._verified) >= VERIFIED_TOKENS_MAX:
+                self._verified.clear()  # simple and bounded; the busy tokens come back at once
+            self._verified[token] = (float(claims["exp"]), claims)
+        return self._identity(claims)
+
+    def _verified_claims(self, token: str) -> dict[str, Any]:
         if len(token) > TOKEN_CHARS_MAX:
             raise InvalidTokenError(f"the token is longer than {TOKEN_CHARS_MAX} characters")
         try:
@@ -114,7 +135,7 @@ class TokenAuthority:
                 raise InvalidTokenError("the token is not valid yet") from None
             except jwt.PyJWTError as error:
                 raise InvalidTokenError(f"the token is invalid ({type(error).__name__})") from None
-            return self._identity(claims)
+            return claims
         assert last is not None
         raise InvalidTokenError("the token's signature does not match any configured key")
 

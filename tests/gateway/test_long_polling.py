@@ -256,7 +256,7 @@ def test_a_full_batch_passes_the_news_on_so_another_parked_waiter_looks_too():
 
     async def scenario():
         activator, notifications = activator_for(broker)
-        other = notifications.register("charge")
+        other = notifications.register("charge", (DEFAULT_TENANT,))  # the same group as the activation
         other_parked = asyncio.ensure_future(other.park(5))
         for _ in range(3):
             broker.add_job("charge", announce=False)
@@ -266,5 +266,26 @@ def test_a_full_batch_passes_the_news_on_so_another_parked_waiter_looks_too():
         assert len(jobs) == 2
         await asyncio.sleep(0)
         assert other_parked.done() and other.woken
+
+    run(scenario())
+
+
+def test_news_wakes_one_parked_waiter_of_each_tenant_group():
+    async def scenario():
+        notifications = JobNotifications(asyncio.get_running_loop())
+        flood = [notifications.register("charge", ("flood",)) for _ in range(3)]
+        light = notifications.register("charge", ("light",))
+        parked = [asyncio.ensure_future(w.park(5)) for w in (*flood, light)]
+        await asyncio.sleep(0)
+        notifications.notify("charge")
+        await asyncio.sleep(0)
+        assert light.woken  # the flood's waiters do not swallow the news
+        assert [w.woken for w in flood].count(True) == 1
+        # Passed on by a flood waiter: only the flood's group hears it.
+        notifications.notify("charge", passed_by=next(w for w in flood if w.woken))
+        await asyncio.sleep(0)
+        assert [w.woken for w in flood].count(True) == 2
+        for future in parked:
+            future.cancel()
 
     run(scenario())
