@@ -12,7 +12,7 @@ from propolis.broker.client import JobAvailableListener
 from propolis.broker.config import BrokerConfig
 from propolis.broker.exporting.loader import configure_exporters
 from propolis.broker.metrics import BrokerMetrics
-from propolis.broker.partition import CommandTransport, Partition
+from propolis.broker.partition import CommandTransport, Partition, ReplicatorFactory
 
 from propolis.records import Record
 
@@ -32,11 +32,15 @@ class Broker:
         hosted: list[int] | None = None,
         remote: CommandTransport | None = None,
         members: list[dict[str, Any]] | None = None,
+        replicator_factory: ReplicatorFactory | None = None,
+        replication_factor: int = 1,
     ) -> None:
         self.config = config
         self.partition_count = config.partition_count
         self.hosted = list(hosted) if hosted is not None else list(range(1, config.partition_count + 1))
         self._remote = remote
+        self._replicator_factory = replicator_factory
+        self.replication_factor = replication_factor
         self.members = members or [{"nodeId": config.node_id, "host": config.host, "port": config.port}]
         self._partitions: dict[int, Partition] = {}
         self._listeners: list[JobAvailableListener] = []
@@ -54,7 +58,7 @@ class Broker:
         for partition_id in self.hosted:
             partition = Partition(
                 partition_id, self.config, self._jobs_available, self.metrics, exporters[partition_id],
-                self._deliver,
+                self._deliver, self._replicator_factory,
             )
             partition.open()
             self._partitions[partition_id] = partition
@@ -68,14 +72,15 @@ class Broker:
         """Hand a command to another partition of this broker. A copy through the encoding,
         as over the network: the receiver owns what it gets."""
         partition = self._partitions.get(partition_id)
-        if partition is not None:
+        if partition is not None and partition.is_leader:
             partition.submit_from_partition(Record.decode(command.encode()))
         elif self._remote is not None:
             self._remote(partition_id, command)
 
     def leads(self, partition_id: int) -> bool:
-        """Whether commands for `partition_id` are processed here."""
-        return partition_id in self._partitions
+        """Whether commands for `partition_id` are processed here now."""
+        partition = self._partitions.get(partition_id)
+        return partition is not None and partition.is_leader
 
     def partition_health(self) -> dict[int, bool]:
         return {pid: p.healthy for pid, p in sorted(self._partitions.items())}
@@ -87,7 +92,7 @@ class Broker:
         return {
             "clusterSize": len(self.members),
             "partitionsCount": self.partition_count,
-            "replicationFactor": 1,
+            "replicationFactor": self.replication_factor,
             "brokers": [
                 {
                     "nodeId": self.config.node_id,
@@ -97,7 +102,7 @@ class Broker:
                     "partitions": [
                         {
                             "partitionId": pid,
-                            "role": "LEADER",
+                            "role": "LEADER" if p.is_leader else "FOLLOWER",
                             "health": "HEALTHY" if p.healthy else "UNHEALTHY",
                         }
                         for pid, p in sorted(self._partitions.items())

@@ -45,7 +45,8 @@ from propolis.broker.recovery import replay
 from propolis.broker.snapshots import SnapshotStore, is_valid_state
 from propolis.broker.state import State
 from propolis.broker.state.store import Store
-from propolis.log.replicator import LocalReplicator
+from propolis.log.errors import NotLeaderError
+from propolis.log.replicator import LocalReplicator, Replicator
 from propolis.log.segmented_log import Log
 
 from propolis.records import (
@@ -77,6 +78,12 @@ CommandTransport = Callable[[int, Record], None]
 """Hands a command to another partition (`partition id, command`). It must not block; it may
 lose the command (the sender sends unacknowledged commands again, see distribution.py)."""
 
+ReplicatorFactory = Callable[[int, Log], Replicator]
+"""Makes the replicator of a partition (partition id, its opened log) after recovery."""
+
+# A follower looks for new batches in its log this often.
+FOLLOWER_POLL_INTERVAL_S = 0.02
+
 # Commands for other partitions that are still unacknowledged are sent again this often.
 DISTRIBUTION_RESEND_INTERVAL_S = 1.0
 
@@ -90,9 +97,14 @@ class Partition:
         metrics: BrokerMetrics | None = None,
         exporters: list[ConfiguredExporter] | None = None,
         transport: CommandTransport | None = None,
+        replicator_factory: ReplicatorFactory | None = None,
     ) -> None:
         self.partition_id = partition_id
         self._transport = transport
+        self._replicator_factory = replicator_factory
+        # Whether this replica runs the stream processor now: always with one replica; with
+        # Raft, from when it won an election and caught up until it loses leadership.
+        self._leading = replicator_factory is None
         self.limiter = AimdLimiter(LimitSettings(
             initial=min(config.backpressure_limit_initial, config.inflight_commands_max),
             minimum=min(config.backpressure_limit_min, config.backpressure_limit_initial, config.inflight_commands_max),
@@ -126,7 +138,7 @@ class Partition:
     def open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.log = Log.open(self.directory / "log", segment_size_bytes_max=self.config.log_segment_size_bytes_max)
-        self.replicator = LocalReplicator(self.log)
+        self.replicator: Replicator = LocalReplicator(self.log)
         self.snapshots = SnapshotStore(self.directory / "snapshots", self.config.snapshots_kept)
         state_dir = self.directory / "state"
         if not is_valid_state(state_dir):
@@ -145,6 +157,9 @@ class Partition:
             counter = self.state.meta.key_counter()
         self.keys = KeyGenerator(self.partition_id, counter)
         replayed = self._replay()
+        if self._replicator_factory is not None:
+            # After recovery: from now on the Raft group appends to the log (raft_replicator.py).
+            self.replicator = self._replicator_factory(self.partition_id, self.log)
         self.engine = Engine(self.state, Services(ProcessCache(), self.config), self.keys)
         log.info("partition recovered", extra={"partition": self.partition_id, "replayed_records": replayed, "position": self.log.last_position})
         with self.store.env.begin() as txn:
@@ -166,6 +181,7 @@ class Partition:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self.replicator.close()
         if self._snapshot_thread is not None:
             self._snapshot_thread.join(timeout=60)
         if self.director is not None:
@@ -198,8 +214,8 @@ class Partition:
     # -- commands ----------------------------------------------------------------------
     def submit(self, command: Record) -> concurrent.futures.Future[Record]:
         future: concurrent.futures.Future[Record] = concurrent.futures.Future()
-        if not self.healthy or self._stopping.is_set():
-            future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} is not accepting commands"))
+        if not self.healthy or self._stopping.is_set() or not self.is_leader:
+            future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} is not accepting commands here (not its leader now)"))
             return future
         sheddable = (command.value_type, command.intent) not in UNSHEDDABLE
         # A tenant under its share of the limit gets in even at the limit: the flood is shed.
@@ -224,11 +240,16 @@ class Partition:
     def submit_from_partition(self, command: Record) -> None:
         """A command another partition sent: never shed (it is part of work already accepted)
         and never answered; if this partition cannot take it now, the sender sends it again."""
-        if not self.healthy or self._stopping.is_set():
+        if not self.healthy or self._stopping.is_set() or not self.is_leader:
             return
         command.request_id = -1
         command.partition_id = self.partition_id
         self._queue.put(command)
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this replica takes commands now."""
+        return self._leading and self.replicator.is_leader
 
     def _forget(self, request_id: int) -> None:
         future = self._pending.get(request_id)
@@ -241,6 +262,9 @@ class Partition:
         next_schedule = 0.0
         try:
             while not self._stopping.is_set():
+                if not (self._leading and self.replicator.is_leader):
+                    if not self._lead_or_follow():
+                        continue
                 commands = self._take(timeout_s=interval_s)
                 now = time.monotonic()
                 if now >= next_schedule:
@@ -257,6 +281,51 @@ class Partition:
             for future in list(self._pending.values()):
                 if not future.done():
                     future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} failed"))
+
+    # -- replication roles (Raft) ------------------------------------------------------------
+    def _lead_or_follow(self) -> bool:
+        """Not leading: follow (apply what the leader appended to the log) or, once elected,
+        catch up and take over. True when this replica leads now."""
+        self._leading = False
+        self._refuse_waiting()
+        if self.replicator.is_leader and self.replicator.barrier():
+            # Everything earlier terms committed is in the log now: apply it, then process.
+            self._follow_log()
+            self.engine.awaiting_results.clear()
+            self._scheduled.clear()
+            self._last_sent.clear()
+            self._leading = True
+            log.info("partition leader", extra={"partition": self.partition_id, "position": self.log.last_position})
+            return True
+        self._follow_log()
+        self._stopping.wait(FOLLOWER_POLL_INTERVAL_S)
+        return False
+
+    def _follow_log(self) -> None:
+        """Apply the events of complete batches after the state's position (as recovery does;
+        a batch still being appended waits for the next round)."""
+        replay(self.log, self.state, self.keys)
+        self._update_log_metrics()
+
+    def _refuse_waiting(self) -> None:
+        while True:
+            try:
+                command = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            self._abandon([command])
+
+    def _abandon(self, commands: list[Record]) -> None:
+        """Commands this replica will not process (it is not, or no longer, the leader)."""
+        for command in commands:
+            if command.request_id < 0:
+                self._scheduled.discard((command.value_type, command.intent, command.key))
+                continue
+            self._arrived.pop(command.request_id, None)
+            self.limiter.release(0.0)
+            future = self._pending.pop(command.request_id, None)
+            if future is not None and future.set_running_or_notify_cancel():
+                future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} lost its leader here; retry"))
 
     def _take(self, timeout_s: float) -> list[Record]:
         return self._queue.take(timeout_s, self.config.batch_commands_max)
@@ -281,6 +350,17 @@ class Partition:
                 raise RuntimeError(f"log assigned position {position}, expected {first_position}")
             self.replicator.commit()
             txn.commit()
+        except NotLeaderError as error:
+            # Not committed: nothing of this batch happened. The state and the key counter go
+            # back to what the log says; the callers get UNAVAILABLE and the gateway retries.
+            txn.abort()
+            log.warning("batch not committed; following", extra={"partition": self.partition_id, "error": str(error)})
+            with self.store.env.begin() as read_txn:
+                self.state.tables.txn = read_txn
+                self.keys.counter = self.state.meta.key_counter()
+            self._abandon(commands)
+            self._leading = False
+            return
         except BaseException:
             txn.abort()
             raise

@@ -555,7 +555,7 @@ the --cluster members by node id, the same way on every node. Prints
     broker.add_argument("--partitions", type=_positive_int, default=_env_int(PARTITIONS_ENV, 1),
                         help=f"partitions of the whole cluster (env {PARTITIONS_ENV}; default %(default)s)")
     broker.add_argument("--replication-factor", type=_positive_int, default=1,
-                        help="replicas per partition (default %(default)s; only 1 until Raft replication lands)")
+                        help="replicas per partition, each partition a Raft group (default %(default)s; above 1 needs PROPOLIS_RAFT_PASSWORD)")
 
     gateway = _subparser(
         commands, "gateway", "run a stateless gateway in front of broker nodes",

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ STOP_GRACE_S = 1.0
 # A gateway waits this long at start for a first broker to answer (it keeps trying after).
 GATEWAY_FIRST_TOPOLOGY_WAIT_S = 5.0
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+RAFT_PASSWORD_ENV = "PROPOLIS_RAFT_PASSWORD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +68,11 @@ async def serve_broker(settings: BrokerSettings) -> None:
     from propolis.cluster.partition_transport import RemotePartitionTransport
     from propolis.cluster.placement import Member, parse_members, partitions_of, replicas
 
-    if settings.replication_factor != 1:
+    password = os.environ.get(RAFT_PASSWORD_ENV, "")
+    if settings.replication_factor > 1 and not password:
         raise ValueError(
-            f"replication factor {settings.replication_factor} was asked for, but this version "
-            "does not replicate partitions yet (Raft replication is the next step); use 1"
+            f"replication factor {settings.replication_factor} needs {RAFT_PASSWORD_ENV}: the Raft "
+            "ports carry pickled messages and are only opened with a password (the same on every node)"
         )
     stop_requested = _stop_event()
     config = load_broker_config(
@@ -82,13 +86,24 @@ async def serve_broker(settings: BrokerSettings) -> None:
     node_ids = sorted(members)
     hosted = partitions_of(settings.node_id, node_ids, config.partition_count, settings.replication_factor)
 
-    def leader_of(partition_id: int) -> int:
-        return replicas(partition_id, node_ids, settings.replication_factor)[0]
+    def replicas_of(partition_id: int) -> list[int]:
+        return replicas(partition_id, node_ids, settings.replication_factor)
 
-    transport = RemotePartitionTransport(members, leader_of)
+    replicator_factory = None
+    if settings.replication_factor > 1:
+        from propolis.log.raft_replicator import RaftReplicator
+
+        def replicator_factory(partition_id: int, log_: Any) -> Any:
+            me = members[settings.node_id]
+            partners = [raft_address(members[n], partition_id) for n in replicas_of(partition_id) if n != settings.node_id]
+            journal = Path(config.data_dir) / f"partition-{partition_id}" / "raft-journal"
+            return RaftReplicator(log_, raft_address(me, partition_id), partners, password, journal)
+
+    transport = RemotePartitionTransport(members, replicas_of, settings.node_id)
     server: InternalApiServer | None = None
     monitoring: MonitoringServer | None = None
-    broker = Broker(config, hosted=hosted, remote=transport)
+    broker = Broker(config, hosted=hosted, remote=transport, replicator_factory=replicator_factory,
+                    replication_factor=settings.replication_factor)
     try:
         # Bind first (port 0 picks one), then advertise what was bound; commands that arrive
         # before the partitions are open answer UNAVAILABLE and the gateway tries again.
@@ -118,6 +133,11 @@ async def serve_broker(settings: BrokerSettings) -> None:
             await server.stop(STOP_GRACE_S)
         transport.close()
         broker.close()
+
+
+def raft_address(member: Any, partition_id: int) -> str:
+    """Partition p's Raft port on a node is the node's internal API port + p."""
+    return f"{member.host}:{member.port + partition_id}"
 
 
 async def serve_gateway(settings: GatewaySettings) -> None:

@@ -26,24 +26,29 @@ QUEUED_COMMANDS_MAX = 10_000
 
 
 class RemotePartitionTransport:
-    def __init__(self, members: dict[int, Member], leader_of: Callable[[int], int | None]) -> None:
-        """`leader_of(partition_id)`: the node id that takes commands for the partition."""
+    def __init__(self, members: dict[int, Member], replicas_of: Callable[[int], list[int]], own_node_id: int) -> None:
+        """`replicas_of(partition_id)`: the nodes holding the partition. A command goes to each
+        of them but this one; only the partition's leader takes it (the others drop it)."""
         self._members = members
-        self._leader_of = leader_of
+        self._replicas_of = replicas_of
+        self._own_node_id = own_node_id
         self._queues: dict[int, queue.Queue[tuple[int, bytes] | None]] = {}
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
 
     def __call__(self, partition_id: int, command: Record) -> None:
-        node_id = self._leader_of(partition_id)
-        if node_id is None or node_id not in self._members or self._closed:
+        if self._closed:
             return
-        outbox = self._queues.get(node_id) or self._start(node_id)
-        try:
-            outbox.put_nowait((partition_id, command.encode()))
-        except queue.Full:
-            log.warning("dropping a command for another broker: its queue is full", extra={"node": node_id})
+        encoded = command.encode()
+        for node_id in self._replicas_of(partition_id):
+            if node_id == self._own_node_id or node_id not in self._members:
+                continue
+            outbox = self._queues.get(node_id) or self._start(node_id)
+            try:
+                outbox.put_nowait((partition_id, encoded))
+            except queue.Full:
+                log.warning("dropping a command for another broker: its queue is full", extra={"node": node_id})
 
     def _start(self, node_id: int) -> queue.Queue[tuple[int, bytes] | None]:
         with self._lock:

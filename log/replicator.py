@@ -58,6 +58,11 @@ class Replicator(Protocol):
         position."""
         ...
 
+    def barrier(self) -> bool:
+        """After winning an election: block until every batch committed in earlier terms is
+        in the local log; False if this node turned out not to lead."""
+        ...
+
     def close(self) -> None:
         """Stop replicating; the log stays open."""
         ...
@@ -88,6 +93,10 @@ class LocalReplicator:
         if self._closed:
             raise LogClosedError("the replicator is closed")
         return self._log.flush()
+
+    def barrier(self) -> bool:
+        """Nothing to catch up with on one node."""
+        return not self._closed
 
     def close(self) -> None:
         """Stops accepting batches; the partition closes the log."""

@@ -14,6 +14,31 @@ from pathlib import Path
 
 from tests.support.dev_server import START_TIMEOUT_S, free_port, propolis_executable
 
+RAFT_PASSWORD = "test-raft-password"
+
+
+def ports_for_replicated_nodes(count: int, partitions: int) -> list[int]:
+    """Internal API ports with the Raft ports above them (port + partition id) free too."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port + partitions >= 65536 or any(abs(port - other) <= partitions for other in ports):
+            continue
+        if all(_is_free(port + p) for p in range(1, partitions + 1)):
+            ports.append(port)
+    return ports
+
+
+def _is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
 
 class NodeProcess:
     def __init__(self, args: list[str], ready_marker: str, env: dict[str, str] | None = None) -> None:
@@ -57,14 +82,18 @@ class NodeProcess:
 
 
 class Broker(NodeProcess):
-    def __init__(self, data_dir: Path, partitions: int, port: int | None = None, node_id: int = 0, cluster: str | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, partitions: int, port: int | None = None, node_id: int = 0, cluster: str | None = None,
+        replication_factor: int = 1,
+    ) -> None:
         self.port = port or free_port()
         self.data_dir = data_dir
+        self.node_id = node_id
         args = ["broker", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir),
-                "--partitions", str(partitions), "--node-id", str(node_id)]
+                "--partitions", str(partitions), "--node-id", str(node_id), "--replication-factor", str(replication_factor)]
         if cluster:
             args += ["--cluster", cluster]
-        super().__init__(args, "propolis broker: node ")
+        super().__init__(args, "propolis broker: node ", env={"PROPOLIS_RAFT_PASSWORD": RAFT_PASSWORD})
 
     @property
     def address(self) -> str:
