@@ -309,11 +309,10 @@ class Partition:
 
     def _refuse_waiting(self) -> None:
         while True:
-            try:
-                command = self._queue.get_nowait()
-            except queue.Empty:
+            commands = self._queue.take(0.0, self.config.batch_commands_max)
+            if not commands:
                 return
-            self._abandon([command])
+            self._abandon(commands)
 
     def _abandon(self, commands: list[Record]) -> None:
         """Commands this replica will not process (it is not, or no longer, the leader)."""
