@@ -189,7 +189,14 @@ def _list_contains(items: Any, element: Any) -> Any:
 
 
 def _count(items: Any) -> Any:
-    return len(items) if isinstance(items, list) else None
+    if type(items) is list:
+        return len(items)
+    return None if items is None else 1  # a single value is a list of one (DMN)
+
+
+# `count(items) > n` is common in conditions: it converts a single value itself, without the
+# wrapper that library.with_conversions would put around it.
+_count.converts_singletons = True  # type: ignore[attr-defined]
 
 
 def _min(*args: Any) -> Any:

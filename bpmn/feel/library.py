@@ -793,12 +793,40 @@ _SINGLE_VALUE_PARAMETERS = frozenset({"string", "input", "n", "number", "dividen
 def with_conversions(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     """`function` applying DMN's singleton-list conversions to its arguments, or `function`
     itself when none of its parameters needs them."""
+    if getattr(function, "converts_singletons", False):
+        return function
     parameters = PARAMETERS.get(name, [[]])[0]
     variadic = any(p.kind is p.VAR_POSITIONAL for p in inspect.signature(function).parameters.values())
     to_list = [] if variadic else [i for i, p in enumerate(parameters) if p == "list"]
     to_single = [i for i, p in enumerate(parameters) if p in _SINGLE_VALUE_PARAMETERS]
     if not (to_list or to_single):
         return function
+    # The common shapes get a lean wrapper: `count(items)` is on conditions' hot path.
+    if to_list == [0] and not to_single and len(inspect.signature(function).parameters) == 1:
+
+        @functools.wraps(function)
+        def list_only(first: Any) -> Any:
+            return function(first if type(first) is list or first is None else [first])
+
+        return list_only
+    if to_list == [0] and not to_single:
+
+        @functools.wraps(function)
+        def list_first(first: Any, *rest: Any) -> Any:
+            if type(first) is not list and first is not None:
+                first = [first]
+            return function(first, *rest)
+
+        return list_first
+    if to_single == [0] and not to_list:
+
+        @functools.wraps(function)
+        def single_first(first: Any, *rest: Any) -> Any:
+            if type(first) is list and len(first) == 1:
+                first = first[0]
+            return function(first, *rest)
+
+        return single_first
 
     @functools.wraps(function)
     def converting(*args: Any) -> Any:
