@@ -321,9 +321,11 @@ def export_commit(revision: str) -> tuple[Path, str]:
     package_dirs = tomllib.loads((source / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
     packages = root / "packages"
     shutil.copytree(source / package_dirs["propolis"], packages / "propolis")
-    for name, folder in package_dirs.items():
-        if name != "propolis":
-            (packages / Path(*name.split("."))).symlink_to(source / folder, target_is_directory=True)
+    for name, folder in sorted(package_dirs.items()):
+        target = packages / Path(*name.split("."))
+        if name == "propolis" or (target.exists() and target.resolve() == (source / folder).resolve()):
+            continue  # a sub-package inside an already linked folder (propolis.exporters.elasticsearch)
+        target.symlink_to(source / folder, target_is_directory=True)
     check = subprocess.run(
         [sys.executable, "-c", "import propolis.broker, propolis.log; print(propolis.broker.__file__, propolis.log.__file__)"],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(packages)}, cwd=root, check=True,
