@@ -226,3 +226,20 @@ def test_tokens_of_an_identity_provider_are_checked_against_its_jwks_url(tmp_pat
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_tls_from_the_environment_without_a_configuration_file(tmp_path: Path) -> None:
+    import grpc
+
+    from tests.support.certificates import CertificateAuthority
+    from tests.support.running import running_propolis_dev
+
+    ca = CertificateAuthority(tmp_path / "pki")
+    gateway = ca.issue("gateway")
+    env = {"PROPOLIS_TLS_CERTIFICATE": str(gateway.certificate), "PROPOLIS_TLS_PRIVATE_KEY": str(gateway.private_key)}
+    with running_propolis_dev(tmp_path / "data", env=env) as server:
+        with PropolisClient(server.address, credentials=grpc.ssl_channel_credentials(ca.pem)) as client:
+            client.deploy(FIXTURES / "one_task.bpmn")  # auth is off: no token needed
+            refused(lambda: client.deploy(FIXTURES / "one_task.bpmn", tenant_id="acme"), "INVALID_ARGUMENT")
+        with PropolisClient(server.address, call_timeout_s=3) as plain:
+            refused(plain.topology, "UNAVAILABLE")
