@@ -135,6 +135,9 @@ class TokenAuthority:
                 raise InvalidTokenError("the token is not valid yet") from None
             except jwt.PyJWTError as error:
                 raise InvalidTokenError(f"the token is invalid ({type(error).__name__})") from None
+            if key is self._own_key and str(claims["sub"]) not in self.config.clients:
+                # Our own tokens name a configured client; one removed from the file is out.
+                raise InvalidTokenError(f"client '{claims['sub']}' is not configured (any more)")
             return claims
         assert last is not None
         raise InvalidTokenError("the token's signature does not match any configured key")

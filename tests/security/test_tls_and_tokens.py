@@ -243,3 +243,10 @@ def test_tls_from_the_environment_without_a_configuration_file(tmp_path: Path) -
             refused(lambda: client.deploy(FIXTURES / "one_task.bpmn", tenant_id="acme"), "INVALID_ARGUMENT")
         with PropolisClient(server.address, call_timeout_s=3) as plain:
             refused(plain.topology, "UNAVAILABLE")
+
+
+def test_a_token_of_the_gateways_own_key_for_a_client_not_configured_is_refused(dev: SecuredDev) -> None:
+    token = jwt.encode(claims(sub="removed-client", tenants=["<default>"], permissions=["deploy"]), SIGNING_KEY,
+                       "HS256", headers={"kid": "propolis"})
+    with dev.client(token=token) as client:
+        assert "client 'removed-client' is not configured" in refused(client.topology, "UNAUTHENTICATED")
