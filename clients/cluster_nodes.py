@@ -144,25 +144,43 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     from propolis.broker.config_file import read_config_document
     from propolis.cluster.remote_client import RemoteBrokerClient
     from propolis.gateway.config import GatewayConfig
-    from propolis.gateway.security_config import load_security_config
+    from propolis.gateway.security_config import SecurityConfigError, load_security_config
     from propolis.gateway.server import GatewayServer
+    from propolis.gateway.token_endpoint import TokenEndpoint
+    from propolis.gateway.tokens import TokenAuthority
 
     stop_requested = _stop_event()
     document = read_config_document(settings.config_path) if settings.config_path is not None else {}
     security = load_security_config(document)
+    auth = security.auth
+    if auth.enabled and auth.clients and auth.signing_key is None:
+        # Each gateway would sign with its own random key: a token from one would fail at another.
+        raise SecurityConfigError("auth.signing_key: required by propolis gateway when auth.clients are defined "
+                                  "(every gateway must accept the tokens the others issue)")
+    authority = TokenAuthority(auth) if auth.enabled else None
     client = RemoteBrokerClient(settings.contact_points)
+    tokens = None
     try:
         await client.start(wait_s=GATEWAY_FIRST_TOPOLOGY_WAIT_S)
-        server = GatewayServer(client, GatewayConfig(host=settings.host, port=settings.port), security=security)
+        server = GatewayServer(client, GatewayConfig(host=settings.host, port=settings.port), security=security,
+                               authority=authority)
         port = await server.start()
         try:
+            token_note = ""
+            if authority is not None and auth.clients and auth.token_port is not None:
+                tokens = TokenEndpoint(authority, security.tls, settings.host, auth.token_port)
+                tokens.start()
+                token_note = f", token endpoint {tokens.url(settings.host)}"
             print(
-                f"{GATEWAY_READY_PREFIX}{settings.host}:{port}, brokers at {', '.join(settings.contact_points)}",
+                f"{GATEWAY_READY_PREFIX}{settings.host}:{port}, brokers at {', '.join(settings.contact_points)}"
+                f"{token_note}",
                 file=sys.stderr, flush=True,
             )
             await stop_requested.wait()
             log.info("stopping")
         finally:
+            if tokens is not None:
+                tokens.stop()
             await server.stop(grace_s=STOP_GRACE_S)
     finally:
         await client.close()

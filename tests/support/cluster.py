@@ -101,12 +101,12 @@ class Broker(NodeProcess):
 
 
 class Gateway(NodeProcess):
-    def __init__(self, contact_points: list[str]) -> None:
+    def __init__(self, contact_points: list[str], env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         args = ["gateway", "--host", "127.0.0.1", "--port", str(self.port)]
         for contact_point in contact_points:
             args += ["--contact-point", contact_point]
-        super().__init__(args, "propolis gateway: on ")
+        super().__init__(args, "propolis gateway: on ", env=env)
 
     @property
     def address(self) -> str:
