@@ -1,4 +1,4 @@
-"""Unmodified Zeebe clients through a separate `propolis gateway` in front of two
+"""Unmodified Zeebe clients (zbctl, pyzeebe, @camunda8/sdk) through a separate `propolis gateway` in front of two
 `propolis broker` processes that share four partitions."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pyzeebe import ZeebeClient, ZeebeWorker
 from propolis.records import partition_of_key
 from tests.support.cluster import Broker, Gateway, running
 from tests.support.dev_server import free_port
+from tests.thirdparty.test_camunda8_sdk import run_sdk_script
 from tests.thirdparty.test_pyzeebe import (
     FIXTURES,
     POLL_TIMEOUT_MS,
@@ -75,3 +76,15 @@ def test_pyzeebe_worker_completes_instances_on_both_brokers(gateway_address: str
     assert sorted(seen) == list(range(24))
     assert [r.variables["doubled"] for r in right_after_deploy + later] == [n * 2 for n in range(24)]
     assert {partition_of_key(r.process_instance_key) for r in later} == {1, 2, 3, 4}
+
+
+def test_camunda8_sdk_worker_completes_instances_on_every_partition(camunda8_sdk: Path, gateway_address: str) -> None:
+    # The script's first round races the deployment's distribution like the pyzeebe test's;
+    # its second starts after the first has completed.
+    summary = run_sdk_script(camunda8_sdk, "sdk_cluster.mjs", gateway_address, str(FIXTURES), "12")
+    assert summary["topology"] == {"clusterSize": 2, "partitionsCount": 4, "leaders": {"0": [1, 3], "1": [2, 4]}}
+    assert summary["deployed"] == ["one-task"]
+    results = summary["rightAfterDeploy"] + summary["later"]
+    assert summary["handled"] == list(range(24))
+    assert [r["variables"] for r in results] == [{"n": n, "doubled": n * 2, "by": "camunda8-sdk"} for n in range(24)]
+    assert {partition_of_key(int(r["key"])) for r in summary["later"]} == {1, 2, 3, 4}
