@@ -53,6 +53,12 @@ class BrokerConfig:
     snapshots_kept: int = 2
     state_map_size_bytes: int = 8 << 30
     log_segment_size_bytes_max: int = 64 << 20
+    # With replication, pysyncobj's Raft log (its journal file and the entries it keeps in
+    # memory) is compacted once it holds more than this many entries (batches), or this long
+    # after the last compaction; a follower that fell behind the compacted entries catches up
+    # from a snapshot (log/raft_replicator.py).
+    raft_log_compaction_entries_min: int = 2_000
+    raft_log_compaction_interval_s: float = 60.0
     # One activation answers at most this many bytes of jobs; the rest stays activatable.
     job_batch_bytes_max: int = 4 << 20
     # Variables larger than this (one document, encoded) are rejected with INVALID_ARGUMENT.

@@ -97,7 +97,11 @@ async def serve_broker(settings: BrokerSettings) -> None:
             me = members[settings.node_id]
             partners = [raft_address(members[n], partition_id) for n in replicas_of(partition_id) if n != settings.node_id]
             journal = Path(config.data_dir) / f"partition-{partition_id}" / "raft-journal"
-            return RaftReplicator(log_, raft_address(me, partition_id), partners, password, journal)
+            return RaftReplicator(
+                log_, raft_address(me, partition_id), partners, password, journal,
+                compaction_entries_min=config.raft_log_compaction_entries_min,
+                compaction_interval_s=config.raft_log_compaction_interval_s,
+            )
 
     transport = RemotePartitionTransport(members, replicas_of, settings.node_id)
     server: InternalApiServer | None = None

@@ -10,13 +10,31 @@ An entry carries the position its batch starts at. A replica appends it only if 
 position after its log's last one: every replica applies the same entries in the same order to
 equal logs, so all of them skip the same stale entries (a batch proposed by a leader that lost
 its term while another leader went on), and entries a restarted replica already has (its
-journal replayed, or the leader resending) are skipped too.
+journal replayed, or the leader resending) are skipped too. An entry's position is never more
+than one past the log of the replicas applying it (its proposer had applied fewer entries), so
+a replica whose log is *ahead* of the entries it applies (it holds records of later entries)
+skips exactly the entries whose records it already holds and ends with the same log.
 
 Messages between replicas are pickled by pysyncobj, so the Raft port is only ever opened with
 a password (pysyncobj then encrypts and authenticates every connection).
 
-Compaction of pysyncobj's own log is off: a replica that fell behind catches up from the
-leader's entries (our log compacts on its own). The entries stay in memory and in the journal.
+Compaction of pysyncobj's log (its journal file and the entries it keeps in memory): when it
+holds more than `compaction_entries_min` entries, or `compaction_interval_s` has passed,
+pysyncobj snapshots the state machine and drops the entries it covers. Our state machine *is*
+the log, already durable, so the snapshot file holds only pysyncobj's own data (the last two
+applied entries and the members) and the log position reached: it is small and written on the
+Raft thread in a moment. A follower that needs entries the leader has dropped gets the snapshot
+instead (pysyncobj sends it in chunks of `SNAPSHOT_CHUNK_BYTES`); we replace what pysyncobj
+sends with the snapshot header followed by every record the leader's log still holds (the
+leader does not know the follower's position). The follower appends the records after its
+own last position (its log is a prefix of the leader's: both only ever hold committed records
+in order) and from then on applies the entries after the snapshot like any replica whose log is
+ahead. Its stream processor applies the new events to its state as it does for any record.
+
+A follower whose last position is before the first record the leader's log still holds (the
+leader took a state snapshot and compacted its log past it) cannot catch up this way: that
+needs the leader's state snapshot, which is not sent yet. It logs an error and stays behind;
+its Raft log stays as old as its records, so it cannot be elected while it is behind.
 
 `commit()` raises `NotLeaderError` when the batch was not committed in time or was skipped:
 the caller must throw away what it processed for that batch (the state is then rebuilt from
@@ -25,24 +43,223 @@ the log, which is the same on every replica).
 
 from __future__ import annotations
 
+import logging
+import os
+import pickle
+import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from propolis.log.errors import LogClosedError, NotLeaderError
+from propolis.log.errors import LogClosedError, LogError, NotLeaderError
 from propolis.log.segmented_log import Log
 from pysyncobj import SyncObj, SyncObjConf, replicated
 
+logger = logging.getLogger(__name__)
+
 COMMIT_TIMEOUT_S = 5.0
-NEVER_COMPACT = 1 << 62
+COMPACTION_ENTRIES_MIN_DEFAULT = 2_000
+COMPACTION_INTERVAL_S_DEFAULT = 60.0
+# A snapshot goes to a follower in messages of about this size (pysyncobj's transfer unit).
+SNAPSHOT_CHUNK_BYTES = 1 << 20
+# A catching-up follower appends the snapshot's records to its log in batches of about this size.
+CATCH_UP_BATCH_BYTES = 4 << 20
+
+_SNAPSHOT_MAGIC = b"PRSN1"
+_LENGTH = struct.Struct(">I")
+
+
+class SnapshotCatchUpError(LogError):
+    """A snapshot from the leader does not bring this replica's log up to it."""
+
+
+class _Snapshot:
+    """The header of a snapshot file: pysyncobj's data and the log position it covers, and the
+    records that follow it in the file (`records_from..records_to`; none in the snapshots a
+    replica writes itself, every record the leader holds in those it sends)."""
+
+    def __init__(self, raft_data: tuple[Any, ...], position: int, records_from: int, records_to: int) -> None:
+        self.raft_data = raft_data
+        self.position = position
+        self.records_from = records_from
+        self.records_to = records_to
+
+    def encode(self) -> bytes:
+        body = pickle.dumps(
+            {"raft": self.raft_data, "position": self.position, "records_from": self.records_from,
+             "records_to": self.records_to},
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        return _SNAPSHOT_MAGIC + _LENGTH.pack(len(body)) + body
+
+    @classmethod
+    def read(cls, file: BinaryIO) -> _Snapshot:
+        magic = file.read(len(_SNAPSHOT_MAGIC))
+        if magic != _SNAPSHOT_MAGIC:
+            raise SnapshotCatchUpError(f"not a propolis Raft snapshot (it starts with {magic!r})")
+        (length,) = _LENGTH.unpack(_read_exactly(file, _LENGTH.size))
+        fields = pickle.loads(_read_exactly(file, length))
+        return cls(tuple(fields["raft"]), fields["position"], fields["records_from"], fields["records_to"])
+
+
+def _read_exactly(file: BinaryIO, size: int) -> bytes:
+    data = file.read(size)
+    if len(data) != size:
+        raise SnapshotCatchUpError(f"the snapshot file ends early ({len(data)} of {size} bytes)")
+    return data
+
+
+class _Snapshots:
+    """pysyncobj's `serializer`/`deserializer` and the sending side of its snapshot transfer.
+
+    Called on the Raft thread only (the one thread that appends to the log while it is
+    replicated), so the log does not move while a snapshot is written or installed."""
+
+    def __init__(self, log: Log, log_lock: threading.Lock) -> None:
+        self._log = log
+        self._log_lock = log_lock
+        self._current: _Snapshot | None = None  # the newest snapshot written or installed
+        self._sending: dict[Any, tuple[Iterator[bytes], list[bool]]] = {}
+
+    def write(self, file_name: str, raft_data: tuple[Any, ...]) -> None:
+        """pysyncobj's serializer: the log is durable already, so only the position."""
+        with self._log_lock:
+            position = self._log.last_position
+        snapshot = _Snapshot(tuple(raft_data), position, position + 1, position)
+        with open(file_name, "wb") as file:
+            file.write(snapshot.encode())
+            file.flush()
+            os.fsync(file.fileno())
+        self._current = snapshot
+
+    def read(self, file_name: str) -> tuple[Any, ...]:
+        """pysyncobj's deserializer: on start (our own snapshot, or one installed before) and
+        when a snapshot from the leader has arrived. Appends the records this replica lacks."""
+        try:
+            with open(file_name, "rb") as file:
+                snapshot = _Snapshot.read(file)
+                with self._log_lock:
+                    self._catch_up(snapshot, file)
+        except SnapshotCatchUpError:
+            # pysyncobj put the leader's snapshot in place of ours and keeps its own log as it
+            # was: put ours back, so that a restart finds the snapshot that matches that log.
+            self._restore(file_name)
+            raise
+        self._current = _Snapshot(snapshot.raft_data, snapshot.position, snapshot.position + 1, snapshot.position)
+        return snapshot.raft_data
+
+    def _restore(self, file_name: str) -> None:
+        if self._current is None:  # nothing of ours was there (or this is the start: keep it)
+            return
+        temporary = file_name + ".restore"
+        with open(temporary, "wb") as file:
+            file.write(self._current.encode())
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, file_name)
+
+    def _catch_up(self, snapshot: _Snapshot, file: BinaryIO) -> None:
+        log = self._log
+        last = log.last_position
+        if last >= snapshot.position:
+            return
+        if not snapshot.records_from <= last + 1 <= snapshot.records_to:
+            raise SnapshotCatchUpError(
+                f"the log {log.directory} ends at position {last}, the Raft snapshot covers up to "
+                f"{snapshot.position} and brings records {snapshot.records_from}..{snapshot.records_to}: "
+                "the leader no longer holds the records this replica lacks (it needs the leader's state "
+                "snapshot, which is not transferred); this replica stays behind"
+            )
+        batch: list[bytes] = []
+        batch_bytes = 0
+        appended = 0
+        for position in range(snapshot.records_from, snapshot.records_to + 1):
+            (length,) = _LENGTH.unpack(_read_exactly(file, _LENGTH.size))
+            payload = _read_exactly(file, length)
+            if position <= last:
+                continue
+            batch.append(payload)
+            batch_bytes += length
+            if batch_bytes >= CATCH_UP_BATCH_BYTES:
+                log.append_batch(batch)
+                appended += len(batch)
+                batch, batch_bytes = [], 0
+        if batch:
+            log.append_batch(batch)
+            appended += len(batch)
+        log.flush()
+        logger.info(
+            "caught up from a Raft snapshot: %d records appended, the log now ends at position %d",
+            appended, log.last_position,
+            extra={"log_directory": str(log.directory), "records_appended": appended, "position": log.last_position},
+        )
+
+    # -- sending (replaces pysyncobj's Serializer.getTransmissionData / cancelTransmisstion) --
+    def next_chunk(self, node: Any) -> tuple[bytes, bool, bool] | None:
+        """(data, is first, is last) of the snapshot transfer to `node`; None: nothing to send
+        now (pysyncobj then tries again on a later tick, from the start)."""
+        sending = self._sending.get(node)
+        if sending is None:
+            if self._current is None:
+                return None
+            sending = (self._stream(self._current), [True])
+            self._sending[node] = sending
+        chunks, first = sending
+        try:
+            data = next(chunks, None)
+        except (LogError, OSError) as error:
+            logger.warning("a Raft snapshot transfer failed and starts over: %s", error)
+            self._sending.pop(node, None)
+            return None
+        if data is None:
+            self._sending.pop(node, None)
+            return b"", False, True
+        is_first, first[0] = first[0], False
+        return data, is_first, False
+
+    def cancel(self, node: Any) -> None:
+        self._sending.pop(node, None)
+
+    def _stream(self, snapshot: _Snapshot) -> Iterator[bytes]:
+        """The snapshot's header, then every record the log holds (all committed: the log
+        only receives applied entries), in chunks."""
+        log = self._log
+        records_from, records_to = log.first_position, log.last_position
+        if records_to < snapshot.position:
+            raise SnapshotCatchUpError(f"the log ends at {records_to}, before its snapshot's {snapshot.position}")
+        yield _Snapshot(snapshot.raft_data, snapshot.position, records_from, records_to).encode()
+        chunk = bytearray()
+        expected = records_from
+        for position, payload in log.reader(records_from, records_to):
+            if position != expected:
+                raise SnapshotCatchUpError(f"the log skipped from position {expected} to {position}")
+            expected += 1
+            chunk += _LENGTH.pack(len(payload))
+            chunk += payload
+            if len(chunk) >= SNAPSHOT_CHUNK_BYTES:
+                yield bytes(chunk)
+                chunk.clear()
+        if expected != records_to + 1:
+            raise SnapshotCatchUpError(f"the log ended at position {expected - 1}, not {records_to}")
+        if chunk:
+            yield bytes(chunk)
 
 
 class _ReplicatedLog(SyncObj):
-    def __init__(self, self_address: str, partners: list[str], conf: SyncObjConf, log: Log) -> None:
+    def __init__(
+        self, self_address: str, partners: list[str], conf: SyncObjConf, log: Log,
+        log_lock: threading.Lock, snapshots: _Snapshots,
+    ) -> None:
         self._log_ref = log
-        self._log_lock = threading.Lock()
+        self._log_lock = log_lock
         super().__init__(self_address, partners, conf)
+        # pysyncobj would send the snapshot file as written; ours is only a header, the
+        # records come from the log (see the module docstring). Until this line runs a
+        # follower could get the bare header: it then refuses it and is sent the snapshot again.
+        transfer = self._SyncObj__serializer  # type: ignore[attr-defined]
+        transfer.getTransmissionData = snapshots.next_chunk
+        transfer.cancelTransmisstion = snapshots.cancel
 
     @replicated
     def append_batch(self, first_position: int, payloads: list[bytes]) -> bool:
@@ -67,16 +284,29 @@ class RaftReplicator:
         password: str,
         journal_path: Path,
         election_timeout_s: tuple[float, float] = (0.4, 0.8),
+        compaction_entries_min: int = COMPACTION_ENTRIES_MIN_DEFAULT,
+        compaction_interval_s: float = COMPACTION_INTERVAL_S_DEFAULT,
     ) -> None:
         if not password:
             raise ValueError("a Raft port is never opened without a password (its messages are pickled)")
+        if compaction_entries_min < 2 or compaction_interval_s <= 0:
+            raise ValueError(
+                f"compaction needs at least 2 entries and a positive interval, not "
+                f"{compaction_entries_min} entries and {compaction_interval_s} s"
+            )
         self._log = log
+        log_lock = threading.Lock()
+        snapshots = _Snapshots(log, log_lock)
         conf = SyncObjConf(
             password=password,
             appendEntriesUseBatch=False,  # ~1 ms per entry instead of a 100 ms batching tick
             journalFile=str(journal_path),
-            logCompactionMinEntries=NEVER_COMPACT,
-            logCompactionMinTime=NEVER_COMPACT,
+            fullDumpFile=str(journal_path.with_name(journal_path.name + ".snapshot")),
+            serializer=snapshots.write,
+            deserializer=snapshots.read,
+            logCompactionMinEntries=compaction_entries_min,
+            logCompactionMinTime=compaction_interval_s,
+            logCompactionBatchSize=SNAPSHOT_CHUNK_BYTES,
             dynamicMembershipChange=False,
             commandsWaitLeader=False,
             raftMinTimeout=election_timeout_s[0],
@@ -84,7 +314,7 @@ class RaftReplicator:
             connectionRetryTime=0.5,
             connectionTimeout=1.5,
         )
-        self._raft = _ReplicatedLog(self_address, partner_addresses, conf, log)
+        self._raft = _ReplicatedLog(self_address, partner_addresses, conf, log, log_lock, snapshots)
         self._waiting: threading.Event | None = None
         self._result: tuple[Any, Any] = (None, None)
         self._proposed = 0

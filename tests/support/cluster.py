@@ -84,7 +84,7 @@ class NodeProcess:
 class Broker(NodeProcess):
     def __init__(
         self, data_dir: Path, partitions: int, port: int | None = None, node_id: int = 0, cluster: str | None = None,
-        replication_factor: int = 1,
+        replication_factor: int = 1, env: dict[str, str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.data_dir = data_dir
@@ -93,7 +93,7 @@ class Broker(NodeProcess):
                 "--partitions", str(partitions), "--node-id", str(node_id), "--replication-factor", str(replication_factor)]
         if cluster:
             args += ["--cluster", cluster]
-        super().__init__(args, "propolis broker: node ", env={"PROPOLIS_RAFT_PASSWORD": RAFT_PASSWORD})
+        super().__init__(args, "propolis broker: node ", env={"PROPOLIS_RAFT_PASSWORD": RAFT_PASSWORD, **(env or {})})
 
     @property
     def address(self) -> str:

@@ -1,0 +1,114 @@
+"""Three brokers, one partition replicated three times, pysyncobj's Raft log compacted every
+few entries: a follower SIGKILLed while the leader goes on (and compacts past it) catches up
+from a snapshot after its restart, can then lead, and every replica ends with the same log and
+state; the Raft journals stay small however long the history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from propolis.broker.recovery import compare_states
+from propolis.broker.state.store import Store
+from propolis.clients.client import PropolisClient
+from propolis.clients.errors import GatewayError
+
+from tests.integration.test_partitions import PAYMENT, jobs_of
+from tests.integration.test_replication import leaders, wait_for
+from tests.support.cluster import Broker, Gateway, ports_for_replicated_nodes, running
+
+COMPACTION_ENTRIES_MIN = 20
+CAUGHT_UP_MARK = "caught up from a Raft snapshot"
+
+
+def create(client: PropolisClient, order: str) -> int:
+    """Create an instance, retrying while the partition has no leader."""
+    while True:
+        try:
+            return client.create_instance("pay-then-ship", {"orderId": order}).key
+        except GatewayError as error:
+            assert error.status in ("UNAVAILABLE", "DEADLINE_EXCEEDED"), error
+
+
+def healthy_everywhere(client: PropolisClient, node_id: int) -> bool:
+    brokers = client.topology().brokers
+    return len(brokers) == 3 and any(
+        b.node_id == node_id and b.partitions and all(p.health == "HEALTHY" for p in b.partitions) for b in brokers
+    )
+
+
+def test_a_follower_that_fell_behind_compaction_catches_up_from_a_snapshot_and_can_lead(tmp_path: Path):
+    ports = ports_for_replicated_nodes(3, 1)
+    members = ",".join(f"{n}@127.0.0.1:{port}" for n, port in enumerate(ports))
+    env = {"PROPOLIS_RAFT_LOG_COMPACTION_ENTRIES_MIN": str(COMPACTION_ENTRIES_MIN), "PROPOLIS_LOG_LEVEL": "INFO"}
+    brokers = [
+        Broker(tmp_path / f"b{n}", partitions=1, port=ports[n], node_id=n, cluster=members, replication_factor=3, env=env)
+        for n in range(3)
+    ]
+    gateway = Gateway([b.address for b in brokers])
+    orders: dict[int, str] = {}
+    with running(*brokers, gateway), PropolisClient(gateway.address, call_timeout_s=30) as client:
+        wait_for(lambda: 1 in leaders(client))
+        client.deploy(PAYMENT)
+        for i in range(10):
+            orders[create(client, f"before-{i}")] = f"before-{i}"
+
+        leader = leaders(client)[1]
+        lagging = brokers[(leader + 1) % 3]
+        lagging.kill()
+        for i in range(150):  # one batch each: several times the compaction threshold
+            orders[create(client, f"while-down-{i}")] = f"while-down-{i}"
+        leader_dir = brokers[leaders(client)[1]].data_dir / "partition-1"
+        assert (leader_dir / "raft-journal.snapshot").exists(), "the leader never compacted its Raft log"
+
+        lagging.start()
+        wait_for(lambda: healthy_everywhere(client, lagging.node_id), timeout_s=30)
+        wait_for(lambda: any(CAUGHT_UP_MARK in line for line in lagging.output), timeout_s=30)
+        for i in range(5):
+            orders[create(client, f"after-{i}")] = f"after-{i}"
+
+        # The caught-up replica can lead: kill the others' leader until it is elected.
+        for attempt in range(8):
+            current = leaders(client).get(1)
+            if current == lagging.node_id:
+                break
+            if current is not None:
+                victim = brokers[current]
+                victim.kill()
+                orders[create(client, f"failover-{attempt}")] = f"failover-{attempt}"
+                victim.start()
+                wait_for(lambda v=victim: healthy_everywhere(client, v.node_id), timeout_s=30)
+            wait_for(lambda: 1 in leaders(client))
+        assert leaders(client)[1] == lagging.node_id, "the caught-up replica was never elected"
+
+        # It goes on where the others stopped: every instance waits for exactly one payment,
+        # then has exactly one job.
+        for i in range(5):
+            orders[create(client, f"led-by-caught-up-{i}")] = f"led-by-caught-up-{i}"
+        for order in sorted(set(orders.values())):
+            client.publish_message("payment", order, ttl_ms=60_000)
+        jobs = jobs_of(client, "p-ship", len(orders), timeout_s=60)
+        assert sorted(j.process_instance_key for j in jobs) == sorted(orders)
+        for job in jobs:
+            client.complete_job(job.key)
+        client.create_instance("pay-then-ship", {"orderId": "last"})
+        wait_for(lambda: len({_log_bytes(b.data_dir) for b in brokers}) == 1, timeout_s=30)
+
+    logs = [_log_bytes(b.data_dir) for b in brokers]
+    assert logs[0] and logs.count(logs[0]) == 3, "the replicas' logs differ"
+    stores = [Store(b.data_dir / "partition-1" / "state", 1 << 30) for b in brokers]
+    try:
+        for other in stores[1:]:
+            assert compare_states(stores[0], other) == []
+    finally:
+        for store in stores:
+            store.close()
+    # Each Raft journal holds about the entries since its last compaction, not the history.
+    for broker in brokers:
+        journal_bytes = (broker.data_dir / "partition-1" / "raft-journal").stat().st_size
+        log_bytes = len(_log_bytes(broker.data_dir))
+        print(f"node {broker.node_id}: Raft journal {journal_bytes} bytes, log {log_bytes} bytes")
+        assert journal_bytes < log_bytes / 4
+
+
+def _log_bytes(data_dir: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted((data_dir / "partition-1" / "log").glob("*.log")))

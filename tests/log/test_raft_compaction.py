@@ -1,0 +1,143 @@
+"""Three in-process Raft replicas of one log (real pysyncobj over real sockets) with a tiny
+compaction threshold: the leader drops entries a stopped follower never got, and the follower,
+restarted, catches up from the leader's snapshot to the same log."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from propolis.log.errors import NotLeaderError
+from propolis.log.raft_replicator import RaftReplicator
+from propolis.log.segmented_log import Log
+
+from tests.support.cluster import RAFT_PASSWORD
+from tests.support.dev_server import free_port
+
+COMPACTION_ENTRIES_MIN = 20
+
+
+class Replica:
+    def __init__(self, directory: Path, address: str, partners: list[str]) -> None:
+        self.directory = directory
+        self.address = address
+        self.partners = partners
+        self.log: Log | None = None
+        self.replicator: RaftReplicator | None = None
+
+    def start(self) -> None:
+        self.log = Log.open(self.directory / "log", segment_size_bytes_max=8 * 1024)
+        self.replicator = RaftReplicator(
+            self.log, self.address, self.partners, RAFT_PASSWORD, self.directory / "raft-journal",
+            compaction_entries_min=COMPACTION_ENTRIES_MIN, compaction_interval_s=3600,
+        )
+
+    def stop(self) -> None:
+        assert self.replicator is not None and self.log is not None
+        self.replicator.close()
+        self.log.close()
+        self.replicator = self.log = None
+
+    def records(self) -> list[bytes]:
+        assert self.log is not None
+        return [payload for _, payload in self.log.reader(self.log.first_position)]
+
+
+def wait_for(check, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def leader_of(replicas: list[Replica]) -> Replica:
+    found: list[Replica] = []
+    wait_for(lambda: found.extend(r for r in replicas if r.replicator and r.replicator.is_leader) or found)
+    return found[0]
+
+
+def write(replicas: list[Replica], batches: int, tag: str) -> None:
+    written = 0
+    while written < batches:
+        leader = leader_of(replicas)
+        try:
+            leader.replicator.replicate([f"{tag}-{written}-{i}".encode() for i in range(3)])
+            leader.replicator.commit()
+            written += 1
+        except NotLeaderError:
+            continue
+
+
+def test_a_follower_behind_the_compacted_raft_log_catches_up_from_a_snapshot(tmp_path: Path):
+    addresses = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+    replicas = [Replica(tmp_path / f"r{n}", a, [o for o in addresses if o != a]) for n, a in enumerate(addresses)]
+    for replica in replicas:
+        replica.start()
+    try:
+        write(replicas, 10, "before")
+        leader = leader_of(replicas)
+        follower = next(r for r in replicas if r is not leader)
+        wait_for(lambda: follower.log.last_position == leader.log.last_position)
+        follower.stop()
+
+        write(replicas, 200, "while-down")
+        leader = leader_of(replicas)
+        # The leader dropped the entries the stopped follower lacks: it can only get a snapshot.
+        wait_for(lambda: leader.replicator._raft._getRaftLogSize() <= COMPACTION_ENTRIES_MIN + 5)
+        journal = leader.directory / "raft-journal"
+        assert (leader.directory / "raft-journal.snapshot").exists()
+
+        follower.start()
+        wait_for(lambda: follower.log.last_position == leader_of(replicas).log.last_position)
+        write(replicas, 5, "after")
+        wait_for(lambda: len({r.log.last_position for r in replicas}) == 1)
+        expected = leader_of(replicas).records()
+        assert all(r.records() == expected for r in replicas)
+        assert len(expected) == 3 * 215
+
+        # The caught-up replica can lead: stop the others' leader, go on with the two left.
+        old_leader = leader_of(replicas)
+        if old_leader is not follower:
+            old_leader.stop()
+            write([r for r in replicas if r is not old_leader], 5, "new-leader")
+            old_leader.start()
+        write(replicas, 5, "all-back")
+        wait_for(lambda: len({r.log.last_position for r in replicas}) == 1)
+        expected = leader_of(replicas).records()
+        assert all(r.records() == expected for r in replicas)
+        assert journal.stat().st_size < sum(p.stat().st_size for p in (leader.directory / "log").glob("*.log"))
+    finally:
+        for replica in replicas:
+            if replica.replicator is not None:
+                replica.stop()
+
+
+def test_a_follower_behind_the_leaders_compacted_log_stays_behind_without_diverging(tmp_path: Path):
+    addresses = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+    replicas = [Replica(tmp_path / f"r{n}", a, [o for o in addresses if o != a]) for n, a in enumerate(addresses)]
+    for replica in replicas:
+        replica.start()
+    try:
+        write(replicas, 10, "before")
+        leader = leader_of(replicas)
+        lagging = next(r for r in replicas if r is not leader)
+        wait_for(lambda: lagging.log.last_position == leader.log.last_position)
+        kept = lagging.records()
+        lagging.stop()
+        write(replicas, 200, "while-down")
+        leader = leader_of(replicas)
+        # As after a state snapshot: the leader's log no longer holds what the follower lacks.
+        leader.log.compact(leader.log.last_position)
+        assert leader.log.first_position > len(kept) + 1
+
+        lagging.start()
+        write(replicas, 20, "after")
+        time.sleep(2.0)
+        assert lagging.records() == kept
+        other = next(r for r in replicas if r is not leader and r is not lagging)
+        assert other.records()[: len(kept)] == kept
+        assert len(other.records()) == 3 * 230
+    finally:
+        for replica in replicas:
+            if replica.replicator is not None:
+                replica.stop()
