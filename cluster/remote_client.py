@@ -9,7 +9,9 @@ partition, or the partition does not take commands now: the command was not proc
 sent again, after a fresh look at the topology, until `retry_window_ms` has passed; a leader
 change is invisible to the caller within that window. A command whose connection breaks
 while the broker may be processing it is not sent again (it could be processed twice): the
-caller gets UNAVAILABLE, as with Zeebe.
+caller gets UNAVAILABLE, as with Zeebe. The same answer comes as soon as another broker leads
+the partition while its old leader holds a command unanswered (a stopped process keeps its
+connections open, so nothing else would end the wait before the client's deadline).
 
 Job-availability news comes from each broker's JobsAvailable stream, reopened when it breaks.
 """
@@ -183,7 +185,7 @@ class RemoteBrokerClient:
             if address is not None:
                 call = self._channel(address).unary_unary(api.path(api.EXECUTE))
                 try:
-                    return BrokerResponse(**api.decode(await call(request)))
+                    return BrokerResponse(**api.decode(await self._call_while_leading(call, request, partition_id, address)))
                 except grpc.aio.AioRpcError as error:
                     if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
                         raise BrokerOverloadedError(error.details()) from None
@@ -197,6 +199,27 @@ class RemoteBrokerClient:
                 raise BrokerUnavailableError(f"Expected to find a leader for partition {partition_id}, but {reason}")
             await asyncio.sleep(self.config.retry_delay_ms / 1000)
             await self.refresh()
+
+    async def _call_while_leading(self, call: Any, request: bytes, partition_id: int, address: str) -> bytes:
+        """The broker's answer, or BrokerUnavailableError as soon as another broker leads the
+        partition: a frozen leader (stopped, partitioned away) would otherwise hold the
+        command until the client's deadline. The command is not sent again, since the old
+        leader may have replicated it before it stopped answering."""
+        pending = asyncio.ensure_future(call(request))
+        try:
+            while True:
+                done, _ = await asyncio.wait({pending}, timeout=self.config.topology_refresh_interval_ms / 1000)
+                if done:
+                    return pending.result()
+                leader = self._leaders.get(partition_id)
+                if leader is not None and leader != address:
+                    raise BrokerUnavailableError(
+                        f"partition {partition_id} got a new leader ({leader}) while its old leader at {address} "
+                        "held the command unanswered; it may or may not have been processed"
+                    )
+        finally:
+            if not pending.done():
+                pending.cancel()
 
     # -- job news --------------------------------------------------------------------------
     def add_job_available_listener(self, listener: JobAvailableListener) -> Callable[[], None]:

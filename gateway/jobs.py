@@ -206,7 +206,15 @@ class JobActivator:
         loop = asyncio.get_running_loop()
         while True:
             waiter.consume()  # this attempt covers all news up to now
-            jobs, more = await self.activate(activation)
+            try:
+                jobs, more = await self.activate(activation)
+            except BrokerUnavailableError:
+                # Every partition's leader is gone (a broker leading all of them died): a long
+                # poll waits out the failover within its request timeout, as other commands
+                # do; activating again is safe (jobs lost with an answer time out).
+                if deadline is None or loop.time() >= deadline:
+                    raise
+                jobs, more = [], False
             if jobs:
                 # More may wait, or news came during the attempt: the next parked one looks.
                 if waiter.consume() or more:

@@ -273,6 +273,22 @@ class _ReplicatedLog(SyncObj):
             return True
 
 
+class _Proposal:
+    """One proposed batch and its answer: each proposal keeps its own, so that the late answer
+    to a proposal whose commit timed out cannot be taken for the answer to a newer one."""
+
+    __slots__ = ("answered", "result", "error")
+
+    def __init__(self) -> None:
+        self.answered = threading.Event()
+        self.result: Any = None
+        self.error: Any = None
+
+    def on_answer(self, result: Any, error: Any) -> None:
+        self.result, self.error = result, error
+        self.answered.set()
+
+
 class RaftReplicator:
     """The `Replicator` contract (log/replicator.py) over a pysyncobj Raft group."""
 
@@ -315,9 +331,7 @@ class RaftReplicator:
             connectionTimeout=1.5,
         )
         self._raft = _ReplicatedLog(self_address, partner_addresses, conf, log, log_lock, snapshots)
-        self._waiting: threading.Event | None = None
-        self._result: tuple[Any, Any] = (None, None)
-        self._proposed = 0
+        self._waiting: _Proposal | None = None
         self._closed = False
 
     @property
@@ -341,14 +355,9 @@ class RaftReplicator:
         return first
 
     def _propose(self, first_position: int, payloads: list[bytes]) -> None:
-        done = threading.Event()
-
-        def on_result(result: Any, error: Any) -> None:
-            self._result = (result, error)
-            done.set()
-
-        self._waiting = done
-        self._raft.append_batch(first_position, payloads, callback=on_result)
+        proposal = _Proposal()
+        self._waiting = proposal
+        self._raft.append_batch(first_position, payloads, callback=proposal.on_answer)
 
     def commit(self) -> int:
         if self._closed:
@@ -356,9 +365,9 @@ class RaftReplicator:
         waiting, self._waiting = self._waiting, None
         if waiting is None:
             return self._log.durable_position
-        if not waiting.wait(COMMIT_TIMEOUT_S):
+        if not waiting.answered.wait(COMMIT_TIMEOUT_S):
             raise NotLeaderError(f"a batch was not committed within {COMMIT_TIMEOUT_S} s (leader lost?)")
-        result, error = self._result
+        result, error = waiting.result, waiting.error
         if error is not None and str(error) != "0" and result is not True:
             raise NotLeaderError(f"the batch was not committed: {error}")
         if result is not True:

@@ -10,7 +10,7 @@ import time
 
 import grpc
 import pytest
-from propolis.broker.client import BrokerOverloadedError
+from propolis.broker.client import BrokerOverloadedError, BrokerUnavailableError
 from propolis.gateway.config import GatewayConfig
 from propolis.gateway.protocol import GatewayStub, pb
 
@@ -158,6 +158,24 @@ def test_activation_on_an_overloaded_broker_is_resource_exhausted_naming_the_job
         activate(gateway_stub, activation_request(5_000))
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "'charge'" in caught.value.details() and "RESOURCE_EXHAUSTED" in caught.value.details()
+
+
+def test_a_long_poll_waits_out_a_failover_of_every_partition_and_gets_the_jobs(fake_broker, gateway_stub):
+    fake_broker.failure = BrokerUnavailableError("no broker leads partition 1 now")
+    key = fake_broker.add_job("charge", announce=False)
+    threading.Timer(0.5, lambda: setattr(fake_broker, "failure", None)).start()
+    _, jobs = activate(gateway_stub, activation_request(5_000))
+    assert [job.key for job in jobs] == [key]
+
+
+def test_a_long_poll_whose_partitions_stay_unavailable_answers_unavailable_at_its_end(fake_broker, gateway_stub):
+    fake_broker.failure = BrokerUnavailableError("no broker leads partition 1 now")
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as caught:
+        activate(gateway_stub, activation_request(1_000))
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "no broker leads partition 1 now" in caught.value.details()
+    assert time.monotonic() - started >= 0.9
 
 
 def test_one_job_wakes_one_of_many_parked_long_polls_not_all(fake_broker, gateway_stub):
