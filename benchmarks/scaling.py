@@ -1,8 +1,10 @@
-"""Throughput with 1, 2 and 4 partitions: in one `propolis dev` process (one GIL), and spread
-over separate `propolis broker` processes behind a `propolis gateway` (one GIL per broker).
+"""Throughput with 1, 2 and 4 partitions: in one `propolis dev` process (one GIL), spread
+over separate `propolis broker` processes behind a `propolis gateway` (one GIL per broker), and
+replicated three times (Raft) over three brokers behind a gateway.
 
-    .venv/bin/python -m benchmarks.scaling                 # every shape, ~3 minutes
+    .venv/bin/python -m benchmarks.scaling                 # every shape, ~5 minutes
     .venv/bin/python -m benchmarks.scaling --duration 20   # longer windows
+    .venv/bin/python -m benchmarks.scaling --shape dev1 --shape rf3-p2   # some shapes (keys below)
 
 Each shape starts fresh processes on free ports with fresh data folders (fsync on), runs
 `benchmarks.load --mode saturate` against its gateway (one-task model, 64 instances in
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -27,7 +30,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+from propolis.gateway.protocol import GatewayStub, pb
+
 START_TIMEOUT_S = 60
+LEADERS_TIMEOUT_S = 60
 PROPOLIS = str(Path(sys.executable).parent / "propolis")
 
 
@@ -35,6 +42,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def ports_with_raft_room(count: int, partitions: int) -> list[int]:
+    """Internal API ports whose Raft ports (port + partition id) are free and not another's."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port + partitions < 65536 and all(abs(port - other) > partitions for other in ports) and all(
+            _is_free(port + p) for p in range(1, partitions + 1)
+        ):
+            ports.append(port)
+    return ports
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class Node:
@@ -69,9 +97,11 @@ class Node:
 
 @dataclass(frozen=True)
 class Shape:
+    key: str
     name: str
     partitions: int
     brokers: int  # 0: one `propolis dev` process
+    replication_factor: int = 1
 
 
 def start(shape: Shape, data: Path) -> tuple[str, list[Node]]:
@@ -80,18 +110,46 @@ def start(shape: Shape, data: Path) -> tuple[str, list[Node]]:
         node = Node(["dev", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data / "dev"),
                      "--partitions", str(shape.partitions), "--no-console"], "propolis dev: gateway on")
         return f"127.0.0.1:{port}", [node]
-    ports = [free_port() for _ in range(shape.brokers)]
+    if shape.replication_factor > 1:
+        ports = ports_with_raft_room(shape.brokers, shape.partitions)
+    else:
+        ports = [free_port() for _ in range(shape.brokers)]
     members = ",".join(f"{n}@127.0.0.1:{p}" for n, p in enumerate(ports))
+    # A fresh secret per run: the Raft ports only need to agree among this run's brokers.
+    env = {"PROPOLIS_RAFT_PASSWORD": secrets.token_hex(16)}
     nodes = [
         Node(["broker", "--host", "127.0.0.1", "--port", str(port), "--node-id", str(n), "--cluster", members,
-              "--partitions", str(shape.partitions), "--data-dir", str(data / f"b{n}")], "propolis broker: node ")
+              "--partitions", str(shape.partitions), "--replication-factor", str(shape.replication_factor),
+              "--data-dir", str(data / f"b{n}")], "propolis broker: node ", env)
         for n, port in enumerate(ports)
     ]
     gateway_port = free_port()
-    nodes.append(Node(["gateway", "--host", "127.0.0.1", "--port", str(gateway_port), "--contact-point", members.split(",")[0].split("@")[1]],
-                      "propolis gateway: on "))
-    time.sleep(1.5)  # the gateway learns every broker within a refresh interval
-    return f"127.0.0.1:{gateway_port}", nodes
+    contact_points = [arg for p in ports for arg in ("--contact-point", f"127.0.0.1:{p}")]
+    nodes.append(Node(["gateway", "--host", "127.0.0.1", "--port", str(gateway_port), *contact_points], "propolis gateway: on "))
+    address = f"127.0.0.1:{gateway_port}"
+    _wait_for_leaders(address, shape.partitions)
+    return address, nodes
+
+
+def _wait_for_leaders(address: str, partitions: int) -> None:
+    """Until the gateway sees a healthy leader for every partition (Raft elections take a moment)."""
+    deadline = time.monotonic() + LEADERS_TIMEOUT_S
+    with grpc.insecure_channel(address) as channel:
+        stub = GatewayStub(channel)
+        while True:
+            try:
+                topology = stub.Topology(pb.TopologyRequest(), timeout=5)
+                led = {
+                    p.partitionId for b in topology.brokers for p in b.partitions
+                    if p.role == pb.Partition.LEADER and p.health == pb.Partition.HEALTHY
+                }
+                if led == set(range(1, partitions + 1)):
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no leader for every partition within {LEADERS_TIMEOUT_S} s")
+            time.sleep(0.2)
 
 
 def measure(shape: Shape, duration_s: int, warmup_s: int, concurrency: int) -> dict:
@@ -113,11 +171,14 @@ def measure(shape: Shape, duration_s: int, warmup_s: int, concurrency: int) -> d
 
 
 SHAPES = [
-    Shape("propolis dev, 1 partition", 1, 0),
-    Shape("propolis dev, 2 partitions", 2, 0),
-    Shape("propolis dev, 4 partitions", 4, 0),
-    Shape("2 brokers + gateway, 2 partitions", 2, 2),
-    Shape("2 brokers + gateway, 4 partitions", 4, 2),
+    Shape("dev1", "propolis dev, 1 partition", 1, 0),
+    Shape("dev2", "propolis dev, 2 partitions", 2, 0),
+    Shape("dev4", "propolis dev, 4 partitions", 4, 0),
+    Shape("b2-p2", "2 brokers + gateway, 2 partitions", 2, 2),
+    Shape("b2-p4", "2 brokers + gateway, 4 partitions", 4, 2),
+    Shape("rf3-p1", "3 brokers RF3 + gateway, 1 partition", 1, 3, replication_factor=3),
+    Shape("rf3-p2", "3 brokers RF3 + gateway, 2 partitions", 2, 3, replication_factor=3),
+    Shape("rf3-p3", "3 brokers RF3 + gateway, 3 partitions", 3, 3, replication_factor=3),
 ]
 
 
@@ -126,10 +187,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--shape", action="append", choices=[s.key for s in SHAPES], help="only these shapes, in this order (repeatable)")
     args = parser.parse_args()
+    shapes = [next(s for s in SHAPES if s.key == key) for key in args.shape] if args.shape else SHAPES
     print("| shape | completed/s, median (mean) | p50 ms | p99 ms | RESOURCE_EXHAUSTED | 1-min load average after |")
     print("|---|---|---|---|---|---|")
-    for shape in SHAPES:
+    for shape in shapes:
         figures = measure(shape, args.duration, args.warmup, args.concurrency)
         load = os.getloadavg()[0]
         print(
