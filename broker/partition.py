@@ -16,6 +16,10 @@ Recovery: open the log (it drops a torn tail), open the state (or restore the ne
 when the state is missing or older than the compacted log), then apply the events of every
 complete batch after the state's position. A trailing batch without its end mark was never
 acknowledged and is truncated. Recovery applies events only; it never re-runs processors.
+
+A follower whose whole log is older than what its leader still holds is given the leader's
+newest state snapshot (`install_state`, called by the Raft replicator): the processing thread
+stores it, lets the replicator reset the log to start after it, and reopens the state from it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from propolis.broker.backpressure import AimdLimiter, LimitSettings
 from propolis.broker.client import BrokerOverloadedError, BrokerUnavailableError
@@ -42,11 +47,11 @@ from propolis.broker.processing.distribution import command_of, distributed_by
 from propolis.broker.processing.process_cache import ProcessCache
 from propolis.broker.processing.services import Services
 from propolis.broker.recovery import replay
-from propolis.broker.snapshots import SnapshotStore, is_valid_state
+from propolis.broker.snapshots import SNAPSHOT_FILE, SnapshotStore, is_valid_state
 from propolis.broker.state import State
 from propolis.broker.state.store import Store
 from propolis.log.errors import NotLeaderError
-from propolis.log.replicator import LocalReplicator, Replicator
+from propolis.log.replicator import LocalReplicator, Replicator, StateTransfer
 from propolis.log.segmented_log import Log
 
 from propolis.records import (
@@ -78,8 +83,26 @@ CommandTransport = Callable[[int, Record], None]
 """Hands a command to another partition (`partition id, command`). It must not block; it may
 lose the command (the sender sends unacknowledged commands again, see distribution.py)."""
 
-ReplicatorFactory = Callable[[int, Log], Replicator]
-"""Makes the replicator of a partition (partition id, its opened log) after recovery."""
+ReplicatorFactory = Callable[[int, Log, StateTransfer], Replicator]
+"""Makes the replicator of a partition (partition id, its opened log, the partition's side of a
+state transfer) after recovery."""
+
+# The Raft thread waits for the processing thread to install a state this often between checks
+# that the partition is still running.
+INSTALL_WAIT_INTERVAL_S = 0.1
+
+
+class _StateInstall:
+    """A state snapshot from the leader, handed from the Raft thread to the processing thread."""
+
+    def __init__(self, position: int, source: BinaryIO, size_bytes: int, rewrite_log: Callable[[], None]) -> None:
+        self.position = position
+        self.source = source
+        self.size_bytes = size_bytes
+        self.rewrite_log = rewrite_log
+        self.taken = False  # the processing thread started on it: it finishes it, even when stopping
+        self.done = threading.Event()
+        self.error: BaseException | None = None
 
 # A follower looks for new batches in its log this often.
 FOLLOWER_POLL_INTERVAL_S = 0.02
@@ -133,6 +156,9 @@ class Partition:
         self._compact_before = 0
         self._last_snapshot_time = time.monotonic()
         self._records_since_snapshot = 0
+        self._opened = threading.Event()
+        self._install: _StateInstall | None = None
+        self._install_handoff = threading.Lock()  # the processing thread takes it or the Raft thread withdraws it
 
     # -- lifecycle ---------------------------------------------------------------------
     def open(self) -> None:
@@ -144,38 +170,44 @@ class Partition:
         if not is_valid_state(state_dir):
             restored = self.snapshots.restore(state_dir)
             log.info("state restored from snapshot", extra={"partition": self.partition_id, "position": restored})
-        self.store = Store(state_dir, self.config.state_map_size_bytes)
-        self.state = State(self.store)
+        self._open_state()
         if self._applied_position() < self.log.first_position - 1:
             # The state is older than what the log still holds: start from the snapshot.
             self.store.close()
             self.snapshots.restore(state_dir)
-            self.store = Store(state_dir, self.config.state_map_size_bytes)
-            self.state = State(self.store)
-        with self.store.env.begin() as txn:
-            self.state.tables.txn = txn
-            counter = self.state.meta.key_counter()
-        self.keys = KeyGenerator(self.partition_id, counter)
+            self._open_state()
         replayed = self._replay()
         if self._replicator_factory is not None:
             # After recovery: from now on the Raft group appends to the log (raft_replicator.py).
-            self.replicator = self._replicator_factory(self.partition_id, self.log)
-        self.engine = Engine(self.state, Services(ProcessCache(), self.config), self.keys)
+            self.replicator = self._replicator_factory(self.partition_id, self.log, self)
         log.info("partition recovered", extra={"partition": self.partition_id, "replayed_records": replayed, "position": self.log.last_position})
         with self.store.env.begin() as txn:
             self.state.tables.txn = txn
             open_incidents = sum(1 for _ in self.state.incidents.all())
         self.metrics.open_incidents.labels(str(self.partition_id)).set(open_incidents)
         self._update_log_metrics()
+        self._open_director()
+        self.healthy = True
+        self._thread = threading.Thread(target=self._run, name=f"partition-{self.partition_id}", daemon=True)
+        self._thread.start()
+        self._opened.set()
+
+    def _open_state(self) -> None:
+        self.store = Store(self.directory / "state", self.config.state_map_size_bytes)
+        self.state = State(self.store)
+        with self.store.env.begin() as txn:
+            self.state.tables.txn = txn
+            counter = self.state.meta.key_counter()
+        self.keys = KeyGenerator(self.partition_id, counter)
+        self.engine = Engine(self.state, Services(ProcessCache(), self.config), self.keys)
+
+    def _open_director(self) -> None:
         # After recovery: the director reads only what is committed, from its own readers.
         self.director = ExporterDirector(
             self.partition_id, self._exporters, self.log, self.store,
             lambda: self.replicator.committed_position, self.config, self.metrics,
         )
         self.director.open()
-        self.healthy = True
-        self._thread = threading.Thread(target=self._run, name=f"partition-{self.partition_id}", daemon=True)
-        self._thread.start()
 
     def close(self) -> None:
         self._stopping.set()
@@ -262,6 +294,8 @@ class Partition:
         next_schedule = 0.0
         try:
             while not self._stopping.is_set():
+                if self._install is not None:
+                    self._install_state()
                 if not (self._leading and self.replicator.is_leader):
                     if not self._lead_or_follow():
                         continue
@@ -455,6 +489,62 @@ class Partition:
         for instance_key, entry in list(awaiting.items()):
             if entry["requestId"] not in self._pending:
                 del awaiting[instance_key]
+
+    # -- state transfer (StateTransfer, log/replicator.py) ----------------------------------
+    def newest_state_snapshot(self) -> tuple[int, Path] | None:
+        latest = self.snapshots.latest()
+        return None if latest is None else (latest[0], latest[1] / SNAPSHOT_FILE)
+
+    def install_state(
+        self, position: int, source: BinaryIO, size_bytes: int, rewrite_log: Callable[[], None],
+    ) -> None:
+        """On the Raft thread: hand the install to the processing thread (the one that owns the
+        state and reads the log) and wait for it."""
+        while not self._opened.wait(INSTALL_WAIT_INTERVAL_S):
+            if self._stopping.is_set():
+                raise BrokerUnavailableError(f"partition {self.partition_id} stopped before it opened")
+        request = _StateInstall(position, source, size_bytes, rewrite_log)
+        self._install = request
+        while not request.done.wait(INSTALL_WAIT_INTERVAL_S):
+            with self._install_handoff:
+                stopped = self._stopping.is_set() and not request.taken
+                if stopped or self._thread is None or not self._thread.is_alive():
+                    self._install = None
+                    raise BrokerUnavailableError(f"partition {self.partition_id} stopped before installing a state")
+        if request.error is not None:
+            raise request.error
+
+    def _install_state(self) -> None:
+        """The leader's state snapshot replaces the state, the log starts after it (the Raft
+        thread waits meanwhile, so nothing appends). Crash-safe in this order: the snapshot is
+        stored first; a log reset after it makes the next start restore it (the state is then
+        older than the log); until then the old state and log still go together."""
+        with self._install_handoff:
+            request, self._install = self._install, None
+            if request is None:  # withdrawn: the partition is stopping
+                return
+            request.taken = True
+        try:
+            self._leading = False
+            self._refuse_waiting()
+            if self._snapshot_thread is not None:
+                self._snapshot_thread.join()
+            if self.director is not None:
+                self.director.close()
+                self.director = None
+            self.store.close()
+            self.snapshots.put(request.position, request.source, request.size_bytes)
+            request.rewrite_log()
+            self.snapshots.restore(self.directory / "state")
+            self._open_state()
+            self._open_director()
+            self._update_log_metrics()
+            log.info("state installed from the leader", extra={"partition": self.partition_id, "position": request.position})
+        except BaseException as error:
+            request.error = error
+            raise
+        finally:
+            request.done.set()
 
     # -- snapshots ---------------------------------------------------------------------
     def _maybe_snapshot(self) -> None:

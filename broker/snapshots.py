@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import BinaryIO
 
 import lmdb
 from propolis.broker.state.meta_state import MetaState
 from propolis.broker.state.store import Store, Tables
 
 SNAPSHOT_FILE = "data.mdb"
+COPY_CHUNK_BYTES = 1 << 20
 
 
 class SnapshotStore:
@@ -50,6 +52,28 @@ class SnapshotStore:
         _fsync_file(self.directory)
         self._prune()
         return position
+
+    def put(self, position: int, source: BinaryIO, size_bytes: int) -> None:
+        """Store a snapshot another replica took (the state as of `position`), read from
+        `source`; durable when it returns."""
+        target = self.directory / f"{position:020d}"
+        if target.exists():
+            return
+        temporary = self.directory / f"{position:020d}.tmp"
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir()
+        with open(temporary / SNAPSHOT_FILE, "wb") as out:
+            left = size_bytes
+            while left > 0:
+                data = source.read(min(left, COPY_CHUNK_BYTES))
+                if not data:
+                    raise ValueError(f"the snapshot of position {position} ended {left} bytes early")
+                out.write(data)
+                left -= len(data)
+        _fsync_file(temporary / SNAPSHOT_FILE)
+        os.rename(temporary, target)
+        _fsync_file(self.directory)
+        self._prune()
 
     def restore(self, state_dir: Path) -> int:
         """Replace `state_dir` with the newest snapshot; returns its position (0: none)."""

@@ -93,7 +93,7 @@ async def serve_broker(settings: BrokerSettings) -> None:
     if settings.replication_factor > 1:
         from propolis.log.raft_replicator import RaftReplicator
 
-        def replicator_factory(partition_id: int, log_: Any) -> Any:
+        def replicator_factory(partition_id: int, log_: Any, state_transfer: Any) -> Any:
             me = members[settings.node_id]
             partners = [raft_address(members[n], partition_id) for n in replicas_of(partition_id) if n != settings.node_id]
             journal = Path(config.data_dir) / f"partition-{partition_id}" / "raft-journal"
@@ -101,6 +101,7 @@ async def serve_broker(settings: BrokerSettings) -> None:
                 log_, raft_address(me, partition_id), partners, password, journal,
                 compaction_entries_min=config.raft_log_compaction_entries_min,
                 compaction_interval_s=config.raft_log_compaction_interval_s,
+                state_transfer=state_transfer,
             )
 
     transport = RemotePartitionTransport(members, replicas_of, settings.node_id)

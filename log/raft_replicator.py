@@ -32,9 +32,17 @@ in order) and from then on applies the entries after the snapshot like any repli
 ahead. Its stream processor applies the new events to its state as it does for any record.
 
 A follower whose last position is before the first record the leader's log still holds (the
-leader took a state snapshot and compacted its log past it) cannot catch up this way: that
-needs the leader's state snapshot, which is not sent yet. It logs an error and stays behind;
-its Raft log stays as old as its records, so it cannot be elected while it is behind.
+leader took a state snapshot and compacted its log past it) needs the state too: when its log
+no longer starts at position 1, the leader sends its newest state snapshot between the header
+and the records (the `StateTransfer` its partition gave it, log/replicator.py), and such a
+follower has its partition install that state, reset its log to start right after it and
+append the records after it. Without a `StateTransfer` (or with a snapshot that does not reach
+its log) a follower logs an error, keeps its own snapshot file and stays behind without
+diverging: its Raft log stays as old as its records, so it cannot be elected meanwhile.
+
+Our deserializer runs on the Raft thread, which does not tick meanwhile: after a large catch-up
+this replica's election timer may have run out, so it may start an election (Raft copes: the
+higher term makes the leader step down, and a leader is elected again).
 
 `commit()` raises `NotLeaderError` when the batch was not committed in time or was skipped:
 the caller must throw away what it processed for that batch (the state is then rebuilt from
@@ -53,6 +61,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from propolis.log.errors import LogClosedError, LogError, NotLeaderError
+from propolis.log.replicator import StateTransfer
 from propolis.log.segmented_log import Log
 from pysyncobj import SyncObj, SyncObjConf, replicated
 
@@ -75,20 +84,28 @@ class SnapshotCatchUpError(LogError):
 
 
 class _Snapshot:
-    """The header of a snapshot file: pysyncobj's data and the log position it covers, and the
-    records that follow it in the file (`records_from..records_to`; none in the snapshots a
-    replica writes itself, every record the leader holds in those it sends)."""
+    """The header of a snapshot file: pysyncobj's data and the log position it covers, then
+    what follows it in the file: a state snapshot (`state_bytes` of it, the state as of
+    `state_position`) and the records `records_from..records_to`. A replica's own snapshots
+    have neither; those the leader sends have every record it holds, and its newest state
+    snapshot when its log no longer starts at position 1."""
 
-    def __init__(self, raft_data: tuple[Any, ...], position: int, records_from: int, records_to: int) -> None:
+    def __init__(
+        self, raft_data: tuple[Any, ...], position: int, records_from: int, records_to: int,
+        state_position: int = 0, state_bytes: int = 0,
+    ) -> None:
         self.raft_data = raft_data
         self.position = position
         self.records_from = records_from
         self.records_to = records_to
+        self.state_position = state_position
+        self.state_bytes = state_bytes
 
     def encode(self) -> bytes:
         body = pickle.dumps(
             {"raft": self.raft_data, "position": self.position, "records_from": self.records_from,
-             "records_to": self.records_to},
+             "records_to": self.records_to, "state_position": self.state_position,
+             "state_bytes": self.state_bytes},
             protocol=pickle.HIGHEST_PROTOCOL,
         )
         return _SNAPSHOT_MAGIC + _LENGTH.pack(len(body)) + body
@@ -100,7 +117,10 @@ class _Snapshot:
             raise SnapshotCatchUpError(f"not a propolis Raft snapshot (it starts with {magic!r})")
         (length,) = _LENGTH.unpack(_read_exactly(file, _LENGTH.size))
         fields = pickle.loads(_read_exactly(file, length))
-        return cls(tuple(fields["raft"]), fields["position"], fields["records_from"], fields["records_to"])
+        return cls(
+            tuple(fields["raft"]), fields["position"], fields["records_from"], fields["records_to"],
+            fields["state_position"], fields["state_bytes"],
+        )
 
 
 def _read_exactly(file: BinaryIO, size: int) -> bytes:
@@ -116,9 +136,10 @@ class _Snapshots:
     Called on the Raft thread only (the one thread that appends to the log while it is
     replicated), so the log does not move while a snapshot is written or installed."""
 
-    def __init__(self, log: Log, log_lock: threading.Lock) -> None:
+    def __init__(self, log: Log, log_lock: threading.Lock, state_transfer: StateTransfer | None) -> None:
         self._log = log
         self._log_lock = log_lock
+        self._state_transfer = state_transfer
         self._current: _Snapshot | None = None  # the newest snapshot written or installed
         self._sending: dict[Any, tuple[Iterator[bytes], list[bool]]] = {}
 
@@ -164,20 +185,45 @@ class _Snapshots:
         last = log.last_position
         if last >= snapshot.position:
             return
-        if not snapshot.records_from <= last + 1 <= snapshot.records_to:
+        if snapshot.records_from <= last + 1 <= snapshot.records_to:
+            file.seek(snapshot.state_bytes, os.SEEK_CUR)
+            self._append_records(snapshot, file, last)
+            return
+        transfer = self._state_transfer
+        if (
+            transfer is None or not snapshot.state_bytes
+            or not snapshot.records_from <= snapshot.state_position + 1 <= snapshot.records_to + 1
+        ):
             raise SnapshotCatchUpError(
                 f"the log {log.directory} ends at position {last}, the Raft snapshot covers up to "
-                f"{snapshot.position} and brings records {snapshot.records_from}..{snapshot.records_to}: "
-                "the leader no longer holds the records this replica lacks (it needs the leader's state "
-                "snapshot, which is not transferred); this replica stays behind"
+                f"{snapshot.position} and brings records {snapshot.records_from}..{snapshot.records_to}"
+                + (f" and the state as of position {snapshot.state_position}" if snapshot.state_bytes else "")
+                + ": the records this replica lacks are not there and it cannot install the state; "
+                "it stays behind"
             )
+        state_start = file.tell()
+
+        def rewrite_log() -> None:
+            file.seek(state_start + snapshot.state_bytes)
+            log.reset(snapshot.state_position + 1)
+            self._append_records(snapshot, file, snapshot.state_position)
+
+        transfer.install_state(snapshot.state_position, file, snapshot.state_bytes, rewrite_log)
+        logger.info(
+            "installed the leader's state as of position %d from a Raft snapshot",
+            snapshot.state_position, extra={"log_directory": str(log.directory), "position": snapshot.state_position},
+        )
+
+    def _append_records(self, snapshot: _Snapshot, file: BinaryIO, after: int) -> None:
+        """Append the file's records after position `after` (the file is at its records)."""
+        log = self._log
         batch: list[bytes] = []
         batch_bytes = 0
         appended = 0
         for position in range(snapshot.records_from, snapshot.records_to + 1):
             (length,) = _LENGTH.unpack(_read_exactly(file, _LENGTH.size))
             payload = _read_exactly(file, length)
-            if position <= last:
+            if position <= after:
                 continue
             batch.append(payload)
             batch_bytes += length
@@ -228,7 +274,29 @@ class _Snapshots:
         records_from, records_to = log.first_position, log.last_position
         if records_to < snapshot.position:
             raise SnapshotCatchUpError(f"the log ends at {records_to}, before its snapshot's {snapshot.position}")
-        yield _Snapshot(snapshot.raft_data, snapshot.position, records_from, records_to).encode()
+        state = None
+        if records_from > 1 and self._state_transfer is not None:
+            state = self._state_transfer.newest_state_snapshot()
+        if state is None:
+            yield _Snapshot(snapshot.raft_data, snapshot.position, records_from, records_to).encode()
+        else:
+            state_position, state_path = state
+            if state_position + 1 < records_from:
+                raise SnapshotCatchUpError(
+                    f"the state snapshot of position {state_position} is older than the log ({records_from})"
+                )
+            with open(state_path, "rb") as state_file:
+                state_bytes = os.fstat(state_file.fileno()).st_size
+                yield _Snapshot(
+                    snapshot.raft_data, snapshot.position, records_from, records_to, state_position, state_bytes,
+                ).encode()
+                left = state_bytes
+                while left > 0:
+                    data = state_file.read(min(left, SNAPSHOT_CHUNK_BYTES))
+                    if not data:
+                        raise SnapshotCatchUpError(f"the state snapshot {state_path} ended {left} bytes early")
+                    left -= len(data)
+                    yield data
         chunk = bytearray()
         expected = records_from
         for position, payload in log.reader(records_from, records_to):
@@ -302,6 +370,7 @@ class RaftReplicator:
         election_timeout_s: tuple[float, float] = (0.4, 0.8),
         compaction_entries_min: int = COMPACTION_ENTRIES_MIN_DEFAULT,
         compaction_interval_s: float = COMPACTION_INTERVAL_S_DEFAULT,
+        state_transfer: StateTransfer | None = None,
     ) -> None:
         if not password:
             raise ValueError("a Raft port is never opened without a password (its messages are pickled)")
@@ -312,7 +381,7 @@ class RaftReplicator:
             )
         self._log = log
         log_lock = threading.Lock()
-        snapshots = _Snapshots(log, log_lock)
+        snapshots = _Snapshots(log, log_lock, state_transfer)
         conf = SyncObjConf(
             password=password,
             appendEntriesUseBatch=False,  # ~1 ms per entry instead of a 100 ms batching tick

@@ -24,12 +24,17 @@ Calls come from one thread, the partition's processing thread; `committed_positi
 `is_leader` may be read from any thread.
 
 `LocalReplicator` is the single-node case: append to the local log; commit = fsync.
+
+`StateTransfer` is what a replicator may be given by its partition to bring a replica whose
+whole log is older than what the leader still holds up to date: the leader's newest state
+snapshot goes with the records after it, and the replica installs both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from propolis.log.errors import LogClosedError
 from propolis.log.segmented_log import Log
@@ -65,6 +70,25 @@ class Replicator(Protocol):
 
     def close(self) -> None:
         """Stop replicating; the log stays open."""
+        ...
+
+
+class StateTransfer(Protocol):
+    """A partition's side of a state transfer. Called on the replicator's thread."""
+
+    def newest_state_snapshot(self) -> tuple[int, Path] | None:
+        """(position, file) of the newest state snapshot, if any; the log holds every record
+        after that position. The file stays readable while it is being sent (a snapshot is
+        only deleted after newer ones were taken, and an open file outlives its deletion)."""
+        ...
+
+    def install_state(
+        self, position: int, source: BinaryIO, size_bytes: int, rewrite_log: Callable[[], None],
+    ) -> None:
+        """Replace the state with the snapshot of `position` read from `source` (`size_bytes`
+        bytes), calling `rewrite_log` (which resets the log to start after `position` and
+        appends the records that came with it) while nothing reads the log. Returns once the
+        partition goes on from the new state and log."""
         ...
 
 

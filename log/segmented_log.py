@@ -372,6 +372,41 @@ class Log:
             )
         return len(deleted)
 
+    def reset(self, first_position: int) -> None:
+        """Drop every record and go on empty, the next append getting `first_position` (past
+        `last_position`): for a replica that installs a state snapshot newer than its whole
+        log. Durable when it returns. No reader may be in use: the caller stops them first.
+        A crash in between leaves a shorter, whole log (segments go newest first) or the new,
+        empty one."""
+        self._check_writable()
+        if first_position <= self.last_position:
+            raise ValueError(
+                f"a reset log starts after its last position {self.last_position}, not at {first_position}"
+            )
+        try:
+            with self._lock:
+                removed = list(reversed(self._segments))
+            os.close(self._fd)
+            self._fd = -1
+            for gone in removed:
+                gone.path.unlink(missing_ok=True)
+            _fsync_directory(self.directory)
+            segment, self._fd = create_segment_file(self.directory, first_position)
+            _sync_data(self._fd)
+            _fsync_directory(self.directory)
+        except OSError as error:
+            self._failure = f"resetting the log to start at position {first_position} failed ({error})"
+            raise LogClosedError(f"log {self.directory}: {self._failure}; reopen it") from error
+        with self._lock:
+            self._segments = [segment]
+        self._file_unsynced = False
+        self._directory_unsynced = False
+        self._durable_position = first_position - 1
+        logger.info(
+            "log reset: it now starts empty at position %d", first_position,
+            extra={"log_directory": str(self.directory), "first_position": first_position},
+        )
+
     def truncate(self, after_position: int) -> None:
         """Drop every record after `after_position`; the next append gets `after_position + 1`.
         Durable when it returns, with everything kept: `durable_position == last_position`. Used to drop an
@@ -448,7 +483,8 @@ class Log:
                 self.flush()
         finally:
             self._closed = True
-            os.close(self._fd)
+            if self._fd >= 0:  # -1 after a failed reset
+                os.close(self._fd)
             os.close(self._lock_fd)
 
     def __enter__(self) -> Log:

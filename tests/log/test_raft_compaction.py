@@ -1,11 +1,15 @@
 """Three in-process Raft replicas of one log (real pysyncobj over real sockets) with a tiny
 compaction threshold: the leader drops entries a stopped follower never got, and the follower,
-restarted, catches up from the leader's snapshot to the same log."""
+restarted, catches up from the leader's snapshot to the same log: from the records, or from
+the leader's state (a stub of the partition's side holds it as a file of bytes) when the
+leader's log no longer holds what the follower lacks."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from propolis.log.errors import NotLeaderError
 from propolis.log.raft_replicator import RaftReplicator
@@ -15,21 +19,40 @@ from tests.support.cluster import RAFT_PASSWORD
 from tests.support.dev_server import free_port
 
 COMPACTION_ENTRIES_MIN = 20
+# About two batches of three small records per segment, so that compaction can cut anywhere.
+SEGMENT_SIZE_BYTES_MAX = 256
+
+
+class StubStateTransfer:
+    """The partition's side of a state transfer, with a file of bytes for the state."""
+
+    def __init__(self) -> None:
+        self.snapshot: tuple[int, Path] | None = None
+        self.installed: list[tuple[int, bytes]] = []
+
+    def newest_state_snapshot(self) -> tuple[int, Path] | None:
+        return self.snapshot
+
+    def install_state(self, position: int, source: BinaryIO, size_bytes: int, rewrite_log: Callable[[], None]) -> None:
+        self.installed.append((position, source.read(size_bytes)))
+        rewrite_log()
 
 
 class Replica:
-    def __init__(self, directory: Path, address: str, partners: list[str]) -> None:
+    def __init__(self, directory: Path, address: str, partners: list[str], with_state_transfer: bool = False) -> None:
         self.directory = directory
         self.address = address
         self.partners = partners
         self.log: Log | None = None
         self.replicator: RaftReplicator | None = None
+        self.transfer = StubStateTransfer() if with_state_transfer else None
 
     def start(self) -> None:
-        self.log = Log.open(self.directory / "log", segment_size_bytes_max=8 * 1024)
+        self.log = Log.open(self.directory / "log", segment_size_bytes_max=SEGMENT_SIZE_BYTES_MAX)
         self.replicator = RaftReplicator(
             self.log, self.address, self.partners, RAFT_PASSWORD, self.directory / "raft-journal",
             compaction_entries_min=COMPACTION_ENTRIES_MIN, compaction_interval_s=3600,
+            state_transfer=self.transfer,
         )
 
     def stop(self) -> None:
@@ -41,6 +64,10 @@ class Replica:
     def records(self) -> list[bytes]:
         assert self.log is not None
         return [payload for _, payload in self.log.reader(self.log.first_position)]
+
+    def records_from(self, position: int) -> dict[int, bytes]:
+        assert self.log is not None
+        return dict(self.log.reader(position))
 
 
 def wait_for(check, timeout_s: float = 30.0) -> None:
@@ -141,3 +168,85 @@ def test_a_follower_behind_the_leaders_compacted_log_stays_behind_without_diverg
         for replica in replicas:
             if replica.replicator is not None:
                 replica.stop()
+
+
+def start_three(tmp_path: Path) -> list[Replica]:
+    addresses = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+    replicas = [
+        Replica(tmp_path / f"r{n}", a, [o for o in addresses if o != a], with_state_transfer=True)
+        for n, a in enumerate(addresses)
+    ]
+    for replica in replicas:
+        replica.start()
+    return replicas
+
+
+def stop_all(replicas: list[Replica]) -> None:
+    for replica in replicas:
+        if replica.replicator is not None:
+            replica.stop()
+
+
+def give_state_snapshot(replica: Replica, before_position: int, tmp_path: Path) -> int:
+    """As a partition does after a state snapshot: keep the snapshot, compact the log."""
+    assert replica.log is not None and replica.transfer is not None
+    replica.log.compact(before_position)
+    position = replica.log.first_position - 1
+    state = tmp_path / f"state-{position}"
+    state.write_bytes(f"state as of {position}".encode() * 1000)
+    replica.transfer.snapshot = (position, state)
+    return position
+
+
+def test_a_follower_still_within_the_leaders_log_gets_records_not_the_state(tmp_path: Path):
+    replicas = start_three(tmp_path)
+    try:
+        write(replicas, 10, "before")
+        leader = leader_of(replicas)
+        follower = next(r for r in replicas if r is not leader)
+        wait_for(lambda: follower.log.last_position == leader.log.last_position)
+        kept = follower.log.last_position
+        follower.stop()
+        write(replicas, 100, "while-down")
+        leader = leader_of(replicas)
+        give_state_snapshot(leader, kept - 5, tmp_path)
+        assert 1 < leader.log.first_position <= kept + 1
+
+        follower.start()
+        wait_for(lambda: follower.log.last_position == leader.log.last_position)
+        assert follower.transfer.installed == []
+        assert follower.log.first_position == 1
+        assert follower.records_from(leader.log.first_position) == leader.records_from(leader.log.first_position)
+    finally:
+        stop_all(replicas)
+
+
+def test_a_follower_behind_the_leaders_log_installs_its_state_and_goes_on_from_it(tmp_path: Path):
+    replicas = start_three(tmp_path)
+    try:
+        write(replicas, 10, "before")
+        leader = leader_of(replicas)
+        follower = next(r for r in replicas if r is not leader)
+        wait_for(lambda: follower.log.last_position == leader.log.last_position)
+        kept = follower.log.last_position
+        follower.stop()
+        write(replicas, 100, "while-down")
+        leader = leader_of(replicas)
+        position = give_state_snapshot(leader, leader.log.last_position - 20, tmp_path)
+        assert position > kept
+
+        follower.start()
+        wait_for(lambda: follower.log.last_position == leader.log.last_position)
+        assert follower.transfer.installed == [(position, f"state as of {position}".encode() * 1000)]
+        assert follower.log.first_position == position + 1
+        assert follower.records_from(position + 1) == leader.records_from(position + 1)
+        # Its log goes on like the others'; restarted, it keeps it.
+        write(replicas, 10, "after")
+        follower.stop()
+        follower.start()
+        write(replicas, 10, "after-restart")
+        wait_for(lambda: len({r.log.last_position for r in replicas}) == 1)
+        assert follower.records_from(position + 1) == leader_of(replicas).records_from(position + 1)
+        assert len(follower.transfer.installed) == 1
+    finally:
+        stop_all(replicas)

@@ -287,3 +287,20 @@ def test_a_reader_sees_the_records_up_to_the_last_position_when_it_was_created(t
         reader = log.reader(1)
         log.append_batch([b"c"])
         assert list(reader) == [(1, b"a"), (2, b"b")]
+
+
+def test_a_reset_log_starts_empty_after_the_given_position_and_stays_so_when_reopened(tmp_path):
+    with Log.open(tmp_path, segment_size_bytes_max=256) as log:
+        for i in range(20):
+            log.append_batch([f"old-{i}".encode()])
+        log.flush()
+        with pytest.raises(ValueError):
+            log.reset(20)
+        log.reset(101)
+        assert (log.first_position, log.last_position, log.durable_position) == (101, 100, 100)
+        assert log.append_batch([b"new-101", b"new-102"]) == 101
+        log.flush()
+    with Log.open(tmp_path) as log:
+        assert (log.first_position, log.last_position) == (101, 102)
+        assert list(log.reader(101)) == [(101, b"new-101"), (102, b"new-102")]
+        assert len(list(tmp_path.glob("*.log"))) == 1
