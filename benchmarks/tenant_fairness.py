@@ -2,20 +2,30 @@
 
 Runs `propolis dev` with auth on and two clients, `victim` (tenant `victim`) and `flood`
 (tenant `flood`), both with the one-task model deployed to their tenant and their own job
-workers (ActivateJobs with their tenantIds). Three runs, each on a fresh broker:
+workers (ActivateJobs with their tenantIds). Each run is on a fresh broker; the scenarios:
 
-1. baseline: the victim alone, creating instances at --victim-rate per second (open loop);
-2. flood, fairness on: the victim as before, plus the flood tenant at --flood-factor times that
-   rate (open loop: beyond the broker's capacity by default);
-3. flood, fairness off (`PROPOLIS_TENANT_FAIRNESS=false`: one FIFO and one limit for all, as
-   in Zeebe).
+- `baseline`: the victim alone, creating instances at --victim-rate per second (open loop);
+- `flood`: the victim as before, plus the flood tenant at --flood-factor times that rate (open
+  loop: beyond the broker's capacity by default), with the defaults: the gateway's per-tenant
+  rate share (gateway/tenant_rates.py) and share of requests in flight, the partition's
+  round-robin by tenant;
+- `flood-no-rate`: the same without the gateway's rate share
+  (`PROPOLIS_GATEWAY_TENANT_RATE_FAIRNESS=false`; the defaults before it);
+- `flood-off`: no fairness at the gateway's rate nor at the partition
+  (`PROPOLIS_TENANT_FAIRNESS=false` too: one FIFO and one limit for all, as in Zeebe).
 
 It reports the victim's create-to-complete latency (CreateProcessInstanceWithResult round
 trips) p50/p99, its errors, and the flood's completions/s and RESOURCE_EXHAUSTED answers.
-The issue's goal: with the flood (and fairness on), the victim's p99 within 2x of baseline.
+The issue's goal: with the flood (defaults), the victim's p99 within 2x of baseline.
 
-    .venv/bin/python -m benchmarks.tenant_fairness                 # about 2 minutes
+Each tenant's load runs in its own process (tenants are different clients: the victim's
+round trips must not wait for the flood's in the load generator's own event loop).
+`--separate-gateway` runs `propolis broker` and `propolis gateway` (auth from the same file) as
+two processes instead of `propolis dev`; that shape has no read-model exporter.
+
+    .venv/bin/python -m benchmarks.tenant_fairness                 # about 3 minutes
     .venv/bin/python -m benchmarks.tenant_fairness --commit HEAD   # from a clean export
+    .venv/bin/python -m benchmarks.tenant_fairness --scenarios baseline,flood --repeat 3
 
 Tokens are minted here with the broker's signing key (the same JWTs its token endpoint issues),
 so the token endpoint is not part of what is measured.
@@ -25,10 +35,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
+import multiprocessing
 import os
+import re
 import shutil
+import signal
+import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -50,6 +68,7 @@ from benchmarks.load import (
     MODELS,
     DevProcess,
     _callable,
+    _free_port,
     broker_counters,
     broker_figures,
     cpu_seconds,
@@ -70,16 +89,23 @@ FLOOD_WORKERS = 4
 def command_latency(metrics_url: str) -> tuple[float, float]:
     """(sum of seconds, count) of propolis_command_latency_seconds: arrival at the partition
     to durable, over all commands."""
+    samples = metric_samples(metrics_url, ("propolis_command_latency_seconds_sum", "propolis_command_latency_seconds_count"))
+    return samples.get("propolis_command_latency_seconds_sum", 0.0), samples.get("propolis_command_latency_seconds_count", 0.0)
+
+
+def metric_samples(metrics_url: str, names: tuple[str, ...]) -> dict[str, float]:
+    """Totals of the named samples (over their labels) from a /metrics page."""
     with urllib.request.urlopen(metrics_url, timeout=5) as response:
         text = response.read().decode()
-    total = count = 0.0
+    totals: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "propolis_command_latency_seconds_sum":
-                total += sample.value
-            elif sample.name == "propolis_command_latency_seconds_count":
-                count += sample.value
-    return total, count
+            if sample.name in names:
+                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
+
+RATE_LIMIT_METRIC = "propolis_gateway_tenant_rate_limit_per_second"
 
 
 def token(tenant: str) -> str:
@@ -109,6 +135,7 @@ class TenantLoad:
         self.metadata = (("authorization", f"Bearer {token(tenant)}"),)
         self.latencies_ms: list[float] = []
         self.errors: dict[str, int] = {}
+        self.refusals: dict[str, int] = {}
         self.measuring = False
         self.completed_measured = 0
         self.skipped = 0
@@ -141,6 +168,10 @@ class TenantLoad:
             except grpc.aio.AioRpcError as error:
                 if measured:
                     self.error(error.code().name)
+                    if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        # which limit refused it: the gateway's rate or in-flight share, or the partition's
+                        reason = re.sub(r"\d+", "N", (error.details() or "").partition(", but ")[2])[:48]
+                        self.refusals[reason] = self.refusals.get(reason, 0) + 1
                 return
             if measured and self.measuring:
                 self.latencies_ms.append((time.perf_counter() - started) * 1000)
@@ -200,60 +231,183 @@ class TenantLoad:
             "p99_ms": round(percentile(values, 0.99), 1) if values else None,
             "max_ms": round(values[-1], 1) if values else None,
             "errors": dict(sorted(self.errors.items())),
+            "refusals": dict(sorted(self.refusals.items())),
             "skipped": self.skipped,
         }
 
 
-async def run_scenario(address: str, specs: list[tuple[str, float, int]], warmup_s: float, duration_s: float,
-                       broker_pid: int, metrics_url: str) -> dict[str, Any]:
-    """`specs`: (tenant, rate, workers) per tenant; grpc.aio channels belong to this loop."""
-    loads = [TenantLoad(address, tenant, rate, workers, FLOOD_IN_FLIGHT_MAX) for tenant, rate, workers in specs]
-    for load in loads:
-        await load.deploy()
+START_ALLOWANCE_S = 5.0  # for the tenant processes to start and deploy before their load starts
+STOP_DRAIN_S = 15.0  # after the window: answers still in flight may come back this long
+
+
+async def _until(at_s: float) -> None:
+    await asyncio.sleep(max(0.0, at_s - time.time()))
+
+
+async def _tenant_run(address: str, tenant: str, rate: float, workers: int,
+                      start_at_s: float, measure_from_s: float, measure_to_s: float) -> dict[str, Any]:
+    load = TenantLoad(address, tenant, rate, workers, FLOOD_IN_FLIGHT_MAX)
+    await load.deploy()
+    await _until(start_at_s)
     stop = asyncio.Event()
     workers_stop = asyncio.Event()
-    runs = [asyncio.create_task(load.run(stop, workers_stop)) for load in loads]
-    await asyncio.sleep(warmup_s)
-    busy_from, broker_from, own_from = machine_busy_seconds(), cpu_seconds(broker_pid), time.process_time()
-    counters_from, latency_from = broker_counters(metrics_url), command_latency(metrics_url)
-    for load in loads:
-        load.measuring = True
-    started = time.perf_counter()
-    await asyncio.sleep(duration_s)
-    for load in loads:
-        load.measuring = False
-    elapsed = time.perf_counter() - started
-    busy, broker_cores, own = machine_busy_seconds() - busy_from, cpu_seconds(broker_pid) - broker_from, time.process_time() - own_from
-    counters_to, latency_to = broker_counters(metrics_url), command_latency(metrics_url)
-    commands = latency_to[1] - latency_from[1]
+    run = asyncio.create_task(load.run(stop, workers_stop))
+    await _until(measure_from_s)
+    load.measuring = True
+    own_from, started = time.process_time(), time.perf_counter()
+    await _until(measure_to_s)
+    load.measuring = False
+    elapsed, own = time.perf_counter() - started, time.process_time() - own_from
     stop.set()
-    await asyncio.sleep(min(DRAIN_TIMEOUT_S, 15))
+    await asyncio.sleep(STOP_DRAIN_S)
     workers_stop.set()
-    await asyncio.gather(*runs, return_exceptions=True)
+    await asyncio.gather(run, return_exceptions=True)
+    return {**load.summary(elapsed), "cores": round(own / elapsed, 2)}
+
+
+def tenant_process(address: str, tenant: str, rate: float, workers: int,
+                   start_at_s: float, measure_from_s: float, measure_to_s: float) -> dict[str, Any]:
+    """One tenant's load in a process of its own (run by a process pool)."""
+    return asyncio.run(_tenant_run(address, tenant, rate, workers, start_at_s, measure_from_s, measure_to_s))
+
+
+def run_scenario(address: str, specs: list[tuple[str, float, int]], warmup_s: float, duration_s: float,
+                 server_pids: list[int], metrics_url: str, gateway_metrics_url: str | None = None) -> dict[str, Any]:
+    """`specs`: (tenant, rate, workers) per tenant, each run in its own process."""
+    start_at = time.time() + START_ALLOWANCE_S
+    measure_from, measure_to = start_at + warmup_s, start_at + warmup_s + duration_s
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(len(specs), mp_context=spawn) as pool:
+        runs = [pool.submit(tenant_process, address, tenant, rate, workers, start_at, measure_from, measure_to)
+                for tenant, rate, workers in specs]
+        time.sleep(max(0.0, measure_from - time.time()))
+        busy_from, server_from = machine_busy_seconds(), sum(cpu_seconds(pid) for pid in server_pids)
+        counters_from, latency_from = broker_counters(metrics_url), command_latency(metrics_url)
+        started = time.perf_counter()
+        limits: list[float] = []
+        while time.time() < measure_to:
+            # the gateway's rate limit, sampled once a second (absent where no gateway serves it here)
+            time.sleep(max(0.0, min(1.0, measure_to - time.time())))
+            limit = metric_samples(gateway_metrics_url or metrics_url, (RATE_LIMIT_METRIC,)).get(RATE_LIMIT_METRIC)
+            if limit is not None:
+                limits.append(limit)
+        elapsed = time.perf_counter() - started
+        busy, server_cores = machine_busy_seconds() - busy_from, sum(cpu_seconds(pid) for pid in server_pids) - server_from
+        counters_to, latency_to = broker_counters(metrics_url), command_latency(metrics_url)
+        tenants = [run.result() for run in runs]
+    commands = latency_to[1] - latency_from[1]
+    load_cores = sum(t["cores"] for t in tenants)
+    completed = sum(round(t["completed_per_s"] * elapsed) for t in tenants)
     return {
-        "tenants": [load.summary(elapsed) for load in loads],
-        "broker_cores": round(broker_cores / elapsed, 2),
-        "load_generator_cores": round(own / elapsed, 2),
-        "other_cores": round((busy - broker_cores - own) / elapsed, 2),
-        "broker": broker_figures(counters_from, counters_to, elapsed, sum(load.completed_measured for load in loads)),
+        "tenants": tenants,
+        "broker_cores": round(server_cores / elapsed, 2),
+        "load_generator_cores": round(load_cores, 2),
+        "other_cores": round(busy / elapsed - server_cores / elapsed - load_cores, 2),
+        "broker": broker_figures(counters_from, counters_to, elapsed, completed),
         "command_latency_ms_mean": round(1000 * (latency_to[0] - latency_from[0]) / commands, 1) if commands else None,
+        "gateway_rate_limit_per_s_median": statistics.median(limits) if limits else None,
     }
 
 
-def scenario(name: str, fairness: bool, victim_rate: float, flood_rate: float | None, args: argparse.Namespace,
+class SeparateProcesses:
+    """`propolis broker` and `propolis gateway --contact-point` (auth from `config`), fresh data."""
+
+    def __init__(self, pythonpath: str | None, config: Path) -> None:
+        self.data_dir = tempfile.mkdtemp(prefix="propolis-bench-")
+        self.monitoring_port = _free_port()
+        self.port = _free_port()
+        env = {**os.environ, "PROPOLIS_MONITORING_HOST": "127.0.0.1",
+               "PROPOLIS_MONITORING_PORT": str(self.monitoring_port), "GRPC_VERBOSITY": "NONE"}
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        executable = str(Path(sys.executable).parent / "propolis")
+        self.broker = _Node([executable, "broker", "--host", "127.0.0.1", "--port", "0", "--data-dir", self.data_dir,
+                             "--config", str(config)], "propolis broker: node ", env)
+        internal = re.search(r"internal API on ([^,\s]+)", self.broker.ready_line)
+        assert internal is not None, self.broker.ready_line
+        try:
+            self.gateway = _Node([executable, "gateway", "--contact-point", internal.group(1), "--host", "127.0.0.1",
+                                  "--port", str(self.port), "--config", str(config)], "propolis gateway: on ", env)
+        except BaseException:
+            self.broker.stop()
+            raise
+        self.address = f"127.0.0.1:{self.port}"
+        self.pids = [self.broker.process.pid, self.gateway.process.pid]
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.monitoring_port}/metrics"
+
+    def stop(self) -> int:
+        code = self.gateway.stop()
+        code = self.broker.stop() or code
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        return code
+
+
+class _Node:
+    def __init__(self, command: list[str], ready_marker: str, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                        env=env, cwd=tempfile.gettempdir())
+        self.output: list[str] = []
+        self.ready_line = ""
+        ready = threading.Event()
+
+        def pump() -> None:
+            for line in self.process.stderr:
+                self.output.append(line)
+                del self.output[:-200]
+                if ready_marker in line and not ready.is_set():
+                    self.ready_line = line
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + 60
+        while not ready.wait(0.05):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                raise RuntimeError(f"{command[1]} did not start:\n" + "".join(self.output[-30:]))
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+SCENARIOS = {
+    # name: (label, flood?, environment)
+    "baseline": ("baseline: victim alone", False, {}),
+    "flood": ("flood, defaults (rate share on)", True, {}),
+    "flood-no-rate": ("flood, rate share off", True, {"PROPOLIS_GATEWAY_TENANT_RATE_FAIRNESS": "false"}),
+    "flood-off": ("flood, all fairness off", True,
+                  {"PROPOLIS_GATEWAY_TENANT_RATE_FAIRNESS": "false", "PROPOLIS_TENANT_FAIRNESS": "false"}),
+}
+FAIRNESS_ENV = ("PROPOLIS_GATEWAY_TENANT_RATE_FAIRNESS", "PROPOLIS_TENANT_FAIRNESS")
+
+
+def scenario(name: str, victim_rate: float, flood_rate: float, args: argparse.Namespace,
              pythonpath: str | None, config: Path) -> dict[str, Any]:
+    label, flooded, env = SCENARIOS[name]
+    for variable in FAIRNESS_ENV:
+        os.environ.pop(variable, None)
+    os.environ.update(env)
     os.environ["PROPOLIS_CONFIG"] = str(config)
-    os.environ["PROPOLIS_TENANT_FAIRNESS"] = "true" if fairness else "false"
     os.environ["PROPOLIS_CONSOLE_PORT"] = "0"
-    dev = DevProcess(pythonpath)
+    server = SeparateProcesses(pythonpath, config) if args.separate_gateway else DevProcess(pythonpath)
     try:
         specs = [("victim", victim_rate, VICTIM_WORKERS)]
-        if flood_rate is not None:
+        if flooded:
             specs.append(("flood", flood_rate, FLOOD_WORKERS))
-        result = asyncio.run(run_scenario(dev.address, specs, args.warmup, args.duration, dev.pid, dev.metrics_url))
+        pids = server.pids if isinstance(server, SeparateProcesses) else [server.pid]
+        result = run_scenario(server.address, specs, args.warmup, args.duration, pids, server.metrics_url)
     finally:
-        code = dev.stop()
-    result.update({"scenario": name, "fairness": fairness, "exit_code": code})
+        code = server.stop()
+        for variable in env:
+            os.environ.pop(variable, None)
+    result.update({"scenario": label, "name": name, "exit_code": code, "load_average_1m": os.getloadavg()[0]})
     return result
 
 
@@ -263,39 +417,50 @@ def main() -> None:
     parser.add_argument("--flood-factor", type=float, default=10.0, help="the flood's rate as a multiple of the victim's (default 10)")
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per run (default 20)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring (default 5)")
-    parser.add_argument("--commit", help="run propolis dev from a clean export of this commit")
+    parser.add_argument("--scenarios", default="baseline,flood,flood-no-rate,flood-off",
+                        help=f"comma-separated, run in this order (of {', '.join(SCENARIOS)}; default all)")
+    parser.add_argument("--repeat", type=int, default=1, help="run the scenarios this many times, back to back (default 1)")
+    parser.add_argument("--separate-gateway", action="store_true",
+                        help="propolis broker + propolis gateway as two processes instead of propolis dev")
+    parser.add_argument("--commit", help="run the broker from a clean export of this commit")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
+    names = [n for n in args.scenarios.split(",") if n]
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown or not names:
+        parser.error(f"--scenarios: unknown {unknown}; expected some of {', '.join(SCENARIOS)}")
     export_root, pythonpath = export_commit(args.commit) if args.commit else (None, None)
     config_dir = Path(tempfile.mkdtemp(prefix="propolis-fairness-"))
+    rounds: list[list[dict[str, Any]]] = []
     try:
         config = write_config(config_dir)
         flood = args.victim_rate * args.flood_factor
-        results = [
-            scenario("baseline: victim alone", True, args.victim_rate, None, args, pythonpath, config),
-            scenario("flood, fairness on", True, args.victim_rate, flood, args, pythonpath, config),
-            scenario("flood, fairness off", False, args.victim_rate, flood, args, pythonpath, config),
-        ]
+        for _ in range(args.repeat):
+            rounds.append([scenario(name, args.victim_rate, flood, args, pythonpath, config) for name in names])
     finally:
         shutil.rmtree(config_dir, ignore_errors=True)
         if export_root is not None:
             shutil.rmtree(export_root, ignore_errors=True)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(rounds, indent=2))
         return
-    baseline_p99 = results[0]["tenants"][0]["p99_ms"]
-    print("| run | victim completed/s | victim p50 ms | victim p99 ms | p99 / baseline | victim errors | flood rate | flood completed/s | flood errors | command latency ms (mean, partition) | commands/batch | broker cores | load gen cores | other cores |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for result in results:
-        victim = result["tenants"][0]
-        flood_summary = result["tenants"][1] if len(result["tenants"]) > 1 else None
-        ratio = round(victim["p99_ms"] / baseline_p99, 2) if victim["p99_ms"] and baseline_p99 else None
-        print(f"| {result['scenario']} | {victim['completed_per_s']} | {victim['p50_ms']} | {victim['p99_ms']} | {ratio} | "
-              f"{victim['errors'] or 'none'} | {flood_summary['rate'] if flood_summary else '-'} | "
-              f"{flood_summary['completed_per_s'] if flood_summary else '-'} | "
-              f"{(flood_summary['errors'] or 'none') if flood_summary else '-'} | {result['command_latency_ms_mean']} | "
-              f"{result['broker']['commands_per_batch']} | {result['broker_cores']} | "
-              f"{result['load_generator_cores']} | {result['other_cores']} |")
+    print("| round | run | victim completed/s | victim p50 ms | victim p99 ms | p99 / baseline | victim errors | "
+          "flood rate | flood completed/s | flood errors | command latency ms (mean, partition) | commands/batch | "
+          "server cores | load gen cores | other cores | load avg 1m |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for number, results in enumerate(rounds, 1):
+        baseline = next((r for r in results if r["name"] == "baseline"), None)
+        baseline_p99 = baseline["tenants"][0]["p99_ms"] if baseline else None
+        for result in results:
+            victim = result["tenants"][0]
+            flood_summary = result["tenants"][1] if len(result["tenants"]) > 1 else None
+            ratio = round(victim["p99_ms"] / baseline_p99, 2) if victim["p99_ms"] and baseline_p99 else None
+            print(f"| {number} | {result['scenario']} | {victim['completed_per_s']} | {victim['p50_ms']} | {victim['p99_ms']} | "
+                  f"{ratio} | {victim['errors'] or 'none'} | {flood_summary['rate'] if flood_summary else '-'} | "
+                  f"{flood_summary['completed_per_s'] if flood_summary else '-'} | "
+                  f"{(flood_summary['errors'] or 'none') if flood_summary else '-'} | {result['command_latency_ms_mean']} | "
+                  f"{result['broker']['commands_per_batch']} | {result['broker_cores']} | "
+                  f"{result['load_generator_cores']} | {result['other_cores']} | {result['load_average_1m']:.1f} |")
 
 
 if __name__ == "__main__":

@@ -147,6 +147,7 @@ def raft_address(member: Any, partition_id: int) -> str:
 
 async def serve_gateway(settings: GatewaySettings) -> None:
     from propolis.broker.config_file import read_config_document
+    from propolis.clients.dev_server import gateway_env
     from propolis.cluster.remote_client import RemoteBrokerClient
     from propolis.gateway.config import GatewayConfig
     from propolis.gateway.security_config import SecurityConfigError, load_security_config
@@ -167,8 +168,8 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     tokens = None
     try:
         await client.start(wait_s=GATEWAY_FIRST_TOPOLOGY_WAIT_S)
-        server = GatewayServer(client, GatewayConfig(host=settings.host, port=settings.port), security=security,
-                               authority=authority)
+        server = GatewayServer(client, GatewayConfig(host=settings.host, port=settings.port, **gateway_env()),
+                               security=security, authority=authority)
         port = await server.start()
         try:
             token_note = ""

@@ -43,21 +43,30 @@ class DevSettings:
     token_port: int | None = None
 
 
-def gateway_env() -> dict[str, int]:
-    """Whole-number gateway settings from PROPOLIS_GATEWAY_<FIELD> (e.g.
-    PROPOLIS_GATEWAY_TENANT_REQUESTS_IN_FLIGHT_MAX); host and port have their own flags."""
+def gateway_env() -> dict[str, int | bool]:
+    """Gateway settings from PROPOLIS_GATEWAY_<FIELD> (e.g.
+    PROPOLIS_GATEWAY_TENANT_REQUESTS_IN_FLIGHT_MAX=64, PROPOLIS_GATEWAY_TENANT_RATE_FAIRNESS=false);
+    host and port have their own flags."""
     from dataclasses import fields
 
     from propolis.gateway.config import GatewayConfig
 
-    values: dict[str, int] = {}
+    values: dict[str, int | bool] = {}
     for item in fields(GatewayConfig):
-        raw = os.environ.get(f"PROPOLIS_GATEWAY_{item.name.upper()}")
-        if raw and item.name not in ("host", "port"):
-            try:
-                values[item.name] = int(raw)
-            except ValueError:
-                raise ValueError(f"PROPOLIS_GATEWAY_{item.name.upper()}: expected a whole number, got {raw!r}") from None
+        name = f"PROPOLIS_GATEWAY_{item.name.upper()}"
+        raw = os.environ.get(name)
+        if not raw or item.name in ("host", "port"):
+            continue
+        if isinstance(item.default, bool):
+            word = raw.strip().lower()
+            if word not in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+                raise ValueError(f"{name}: expected true or false, got {raw!r}")
+            values[item.name] = word in ("true", "1", "yes", "on")
+            continue
+        try:
+            values[item.name] = int(raw)
+        except ValueError:
+            raise ValueError(f"{name}: expected a whole number, got {raw!r}") from None
     return values
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from propolis.gateway.tenant_rates import RateSettings
+
 
 @dataclass
 class GatewayConfig:
@@ -48,3 +50,21 @@ class GatewayConfig:
     # completions not counted), a tenant holding its share of them is refused first
     # (tenant_shares.py).
     tenant_requests_in_flight_max: int = 128
+    # With auth on, while several tenants start new work: each may do so at most at its share
+    # of a rate that keeps broker commands, as the gateway sees them, under the latency target
+    # (AIMD: tenant_rates.py); the flood is refused here before it saturates the partition.
+    tenant_rate_fairness: bool = True
+    tenant_rate_latency_target_ms: int = 10
+    tenant_rate_min_per_s: int = 50  # no tenant's allowance goes below this
+    tenant_rate_adjust_interval_ms: int = 200
+    tenant_rate_increase_per_s: int = 10  # added per interval while a tenant is held back
+    tenant_rate_burst_ms: int = 1_000  # a tenant's bucket holds this much of its allowance (arrivals come in bursts)
+
+    def tenant_rate_settings(self) -> RateSettings:
+        return RateSettings(
+            latency_target_ms=self.tenant_rate_latency_target_ms,
+            tenant_rate_min_per_s=self.tenant_rate_min_per_s,
+            adjust_interval_ms=self.tenant_rate_adjust_interval_ms,
+            increase_per_s=self.tenant_rate_increase_per_s,
+            burst_ms=self.tenant_rate_burst_ms,
+        )

@@ -25,6 +25,12 @@ class GatewayMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
             registry=self.registry,
         )
+        self.tenant_rate_limit = Gauge(
+            "propolis_gateway_tenant_rate_limit_per_second",
+            "New work per second shared by the tenants while several are active (gateway/tenant_rates.py): "
+            "0 while at most one is, +Inf while several are and none had to be limited yet",
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "propolis_gateway_requests_in_flight", "gRPC calls being handled (long polls and job streams included)",
             registry=self.registry,

@@ -20,7 +20,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from propolis.broker.client import BrokerClient
+from propolis.broker.client import BrokerClient, BrokerOverloadedError, BrokerResponse
 from propolis.gateway.authorization import authenticate, set_caller
 from propolis.gateway.config import GatewayConfig
 from propolis.gateway.errors import status_of
@@ -32,8 +32,11 @@ from propolis.gateway.protocol import METHODS, SERVICE_NAME, Method
 from propolis.gateway.requests import Requests
 from propolis.gateway.routing import Router
 from propolis.gateway.security_config import SecurityConfig, TlsConfig
+from propolis.gateway.tenant_rates import TenantRates
 from propolis.gateway.tenant_shares import TenantShares
 from propolis.gateway.tokens import TokenAuthority
+
+from propolis.records import DEFAULT_TENANT, ProcessInstanceCreationIntent, ValueType
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +69,18 @@ def _guarded(rpc: str, handler: Handler) -> Handler:
     return guarded
 
 
-def _authenticated(rpc: str, handler: Handler, authority: TokenAuthority, shares: TenantShares) -> Handler:
+def _authenticated(
+    rpc: str, handler: Handler, authority: TokenAuthority, shares: TenantShares, rates: TenantRates | None
+) -> Handler:
     """Verifies the caller before `handler` runs (the handler sees it as `current_caller()`)
-    and counts the request against its tenants' share (tenant_shares.py)."""
+    and counts the request against its tenants' share of the rate (tenant_rates.py) and of the
+    requests in flight (tenant_shares.py)."""
 
     async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> Any:
         caller = authenticate(authority, rpc, context.invocation_metadata())
         set_caller(caller)
+        if rates is not None:
+            rates.admit(rpc, caller.tenants, time.monotonic())
         if not shares.enter(rpc, caller.tenants):
             return await handler(request, context)
         try:
@@ -81,6 +89,49 @@ def _authenticated(rpc: str, handler: Handler, authority: TokenAuthority, shares
             shares.leave(caller.tenants)
 
     return authenticated
+
+
+class _LatencyReporting:
+    """The broker client as the gateway sees it, telling `rates` how long each command took
+    (an instance created with its result is left out: its wait is the instance's own work)."""
+
+    def __init__(self, client: BrokerClient, rates: TenantRates) -> None:
+        self._client = client
+        self._rates = rates
+
+    @property
+    def partition_count(self) -> int:
+        return self._client.partition_count
+
+    def topology(self) -> dict[str, Any]:
+        return self._client.topology()
+
+    def add_job_available_listener(self, listener: Any) -> Any:
+        return self._client.add_job_available_listener(listener)
+
+    async def execute(
+        self,
+        partition_id: int,
+        value_type: int,
+        intent: int,
+        value: dict[str, Any],
+        key: int = -1,
+        tenant_id: str = DEFAULT_TENANT,
+    ) -> BrokerResponse:
+        if (
+            value_type == ValueType.PROCESS_INSTANCE_CREATION
+            and intent == ProcessInstanceCreationIntent.CREATE_WITH_AWAITING_RESULT
+        ):
+            return await self._client.execute(partition_id, value_type, intent, value, key, tenant_id)
+        started = time.monotonic()
+        try:
+            response = await self._client.execute(partition_id, value_type, intent, value, key, tenant_id)
+        except BrokerOverloadedError:
+            self._rates.observe_overloaded(time.monotonic())
+            raise
+        now = time.monotonic()
+        self._rates.observe(now - started, now)
+        return response
 
 
 def server_credentials(tls: TlsConfig) -> grpc.ServerCredentials:
@@ -169,17 +220,24 @@ class GatewayServer:
     async def start(self) -> int:
         if self._server is not None:
             raise RuntimeError("the gateway is already started")
-        router = Router(self.client)
+        client: BrokerClient = self.client
+        rates = None
+        if self.authority is not None and self.config.tenant_rate_fairness:
+            rates = TenantRates(self.config.tenant_rate_settings())
+            client = _LatencyReporting(client, rates)
+            shared = rates
+            self.metrics.tenant_rate_limit.set_function(lambda: shared.limit_per_s or 0.0)
+        router = Router(client)
         self._notifications = JobNotifications(asyncio.get_running_loop())
-        self._jobs = JobActivator(self.client, router, self.config, self._notifications)
-        handlers = Handlers(self.client, Requests(self.config, router), self._jobs).table()
+        self._jobs = JobActivator(client, router, self.config, self._notifications)
+        handlers = Handlers(client, Requests(self.config, router), self._jobs).table()
 
         shares = TenantShares(self.config.tenant_requests_in_flight_max)
 
         def served(name: str) -> Handler:
             handler = handlers[name] if name in handlers else _unsupported(name)
             if self.authority is not None:
-                handler = _authenticated(name, handler, self.authority, shares)
+                handler = _authenticated(name, handler, self.authority, shares, rates)
             return _guarded(name, handler)
 
         table = {

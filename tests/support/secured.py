@@ -102,7 +102,8 @@ def write_config(directory: Path, tls: dict[str, Any], auth: dict[str, Any] | No
 
 @contextmanager
 def secured_propolis_dev(directory: Path, clients: dict[str, dict[str, Any]], *, mutual_tls: bool = False,
-                         auth: bool = True, extra_auth: dict[str, Any] | None = None) -> Iterator[SecuredDev]:
+                         auth: bool = True, extra_auth: dict[str, Any] | None = None,
+                         env: dict[str, str] | None = None) -> Iterator[SecuredDev]:
     ca = CertificateAuthority(directory / "pki")
     gateway_cert = ca.issue("gateway")
     tls = {"certificate": str(gateway_cert.certificate), "private_key": str(gateway_cert.private_key)}
@@ -112,6 +113,6 @@ def secured_propolis_dev(directory: Path, clients: dict[str, dict[str, Any]], *,
     auth_block = {"enabled": True, "issuer": ISSUER, "audience": AUDIENCE, "signing_key": SIGNING_KEY,
                   "clients": clients, **(extra_auth or {})} if auth else None
     config = write_config(directory, tls, auth_block)
-    env = {"PROPOLIS_CONFIG": str(config), "PROPOLIS_AUTH_TOKEN_PORT": str(token_port)}
+    env = {"PROPOLIS_CONFIG": str(config), "PROPOLIS_AUTH_TOKEN_PORT": str(token_port), **(env or {})}
     with running_propolis_dev(directory / "data", env=env) as server:
         yield SecuredDev(server, ca, gateway_cert, token_port, clients, mutual_tls)

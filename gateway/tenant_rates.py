@@ -1,0 +1,203 @@
+"""Per-tenant admission by rate: while several tenants send work, each may start new work at
+most at its share of a rate that keeps the broker responsive, so a flooding tenant is refused
+here (RESOURCE_EXHAUSTED) before its commands queue up in front of everyone's.
+
+Why a rate and not only a share of requests in flight (tenant_shares.py): a tenant that never
+holds more than its share in flight can still keep the partition saturated, and then every
+command, the other tenants' too, waits behind full batches and for the GIL that the partition
+thread holds. Keeping the admitted rate below what the broker can do without queueing is what
+keeps the light tenant's latency close to what it is alone.
+
+How the rate is found (AIMD on latency, like the partition's in-flight limit in
+broker/backpressure.py, but for starting new work at this gateway):
+- The gateway reports how long each broker command took, as it sees it (`observe`), and when
+  the broker shed one (`observe_overloaded`). When a second tenant becomes active nothing is
+  limited yet. Every `adjust_interval_ms`: if the mean latency of the interval was over
+  `latency_target_ms` or the broker shed a command, the limit becomes `backoff_ratio` times
+  the smaller of itself and the rate admitted in that interval; if it was under the target
+  while some tenant was held back, it grows by `increase_per_s`. Latencies of commands sent
+  before the last decrease are not counted (one decrease per round trip, as in TCP), so that
+  the backlog of one slow moment does not drive the limit down over and over.
+- A tenant is *active* while it sent new work within the last `active_window_ms`. With one
+  active tenant (or none) everything is admitted: a tenant alone may use all there is, and the
+  partition's own backpressure applies as before. With several, each has a token bucket
+  refilled at its allowance (holding `burst_ms` of it): the limit less what the others use,
+  counting each other tenant at most at its equal share (limit / active tenants). A light
+  tenant under its equal share therefore never waits for tokens, and what it leaves unused goes
+  to the heavy one. No allowance falls below `tenant_rate_min_per_s` (and the limit not below
+  that times the active tenants), so a broker slowed by something else (other processes on its
+  cores) does not make the gateway refuse a light tenant.
+
+Only requests that start new work are counted and refused: long polls and job streams (they
+wait, and cost nothing while they do) and the commands that finish work (CompleteJob, FailJob,
+ThrowError: refusing them only makes more work) always get in. A tenant is the set of tenants its
+caller may use (as in tenant_shares.py). Time is passed in (seconds, monotonic), so that the
+logic is a deterministic function of its inputs; the event loop's thread is the only caller.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import grpc
+from propolis.gateway.errors import GatewayError, expected
+from propolis.gateway.tenant_shares import NOT_COUNTED
+
+
+@dataclass(frozen=True, slots=True)
+class RateSettings:
+    latency_target_ms: float = 10.0
+    tenant_rate_min_per_s: float = 50.0
+    adjust_interval_ms: float = 200.0
+    increase_per_s: float = 10.0
+    backoff_ratio: float = 0.8
+    burst_ms: float = 1_000.0
+    active_window_ms: float = 1_000.0
+
+
+class _Tenant:
+    __slots__ = ("rate_per_s", "rate_at_s", "tokens", "filled_at_s", "seen_at_s")
+
+    def __init__(self, now_s: float) -> None:
+        self.rate_per_s = 0.0  # admitted per second, decayed exponentially
+        self.rate_at_s = now_s
+        self.tokens = math.inf  # a new tenant starts with a full bucket (capped at first use)
+        self.filled_at_s = now_s
+        self.seen_at_s = now_s
+
+    def rate(self, now_s: float, window_s: float) -> float:
+        return self.rate_per_s * math.exp(-(now_s - self.rate_at_s) / window_s)
+
+    def count_admitted(self, now_s: float, window_s: float) -> None:
+        self.rate_per_s = self.rate(now_s, window_s) + 1.0 / window_s
+        self.rate_at_s = now_s
+
+
+class TenantRates:
+    def __init__(self, settings: RateSettings) -> None:
+        if not 0 < settings.backoff_ratio < 1:
+            raise ValueError(f"expected 0 < backoff_ratio < 1, got {settings.backoff_ratio}")
+        if settings.adjust_interval_ms <= 0 or settings.active_window_ms <= 0:
+            raise ValueError(f"expected positive intervals, got {settings}")
+        self.settings = settings
+        self._window_s = settings.active_window_ms / 1000
+        self._tenants: dict[tuple[str, ...], _Tenant] = {}
+        self._limit_per_s: float | None = None  # None: not contended, nothing is limited
+        self._next_adjust_s = 0.0
+        self._interval_from_s = 0.0
+        self._decreased_at_s = -math.inf
+        self._admitted = 0  # in this interval, by all tenants
+        self._latency_sum_s = 0.0
+        self._latency_count = 0
+        self._overloaded = False
+        self._held_back = False
+
+    @property
+    def limit_per_s(self) -> float | None:
+        """The rate shared by the active tenants, or None while at most one is active."""
+        return self._limit_per_s
+
+    def admit(self, rpc: str, tenants: tuple[str, ...], now_s: float) -> None:
+        """Let a request in, or raise RESOURCE_EXHAUSTED when its tenant is over its allowance."""
+        if rpc in NOT_COUNTED:
+            return
+        tenant = self._tenants.get(tenants)
+        if tenant is None:
+            tenant = self._tenants[tenants] = _Tenant(now_s)
+        tenant.seen_at_s = now_s
+        active = self._active(now_s)
+        if len(active) < 2:
+            self._limit_per_s = None
+        else:
+            if self._limit_per_s is None:
+                # Contention starts, unlimited until the first slow interval: then the limit
+                # becomes a fraction of what was admitted in it.
+                self._limit_per_s = math.inf
+                self._start_interval(now_s)
+            elif now_s >= self._next_adjust_s:
+                self._adjust(len(active), now_s)
+            allowance = self._allowance(tenant, active, now_s)
+            if allowance == math.inf:
+                tenant.tokens = math.inf
+            else:
+                depth = max(1.0, allowance * self.settings.burst_ms / 1000)
+                tenant.tokens = min(depth, tenant.tokens + allowance * (now_s - tenant.filled_at_s))
+            tenant.filled_at_s = now_s
+            if tenant.tokens < 1.0:
+                self._held_back = True
+                raise GatewayError(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    expected(
+                        f"handle gRPC request {rpc}",
+                        f"tenant {', '.join(repr(t) for t in tenants)} is over its share of "
+                        f"{allowance:.0f} requests/s while {len(active)} tenants are busy; retry later",
+                    ),
+                )
+            tenant.tokens -= 1.0
+        tenant.count_admitted(now_s, self._window_s)
+        self._admitted += 1
+
+    def observe(self, latency_s: float, now_s: float) -> None:
+        """A broker command took `latency_s` from the gateway's call to its answer."""
+        if now_s - latency_s >= self._decreased_at_s:
+            # Commands sent before the last decrease say nothing about the limit it set: only
+            # one decrease per round trip, as TCP does.
+            self._latency_sum_s += latency_s
+            self._latency_count += 1
+        self._maybe_adjust(now_s)
+
+    def observe_overloaded(self, now_s: float) -> None:
+        """The broker refused a command because it was over its own limit."""
+        self._overloaded = True
+        self._maybe_adjust(now_s)
+
+    def _maybe_adjust(self, now_s: float) -> None:
+        if self._limit_per_s is not None and now_s >= self._next_adjust_s:
+            self._adjust(len(self._active(now_s)), now_s)
+
+    def _adjust(self, active: int, now_s: float) -> None:
+        settings = self.settings
+        assert self._limit_per_s is not None
+        if active < 2:
+            self._limit_per_s = None
+        else:
+            floor = active * settings.tenant_rate_min_per_s
+            slow = (
+                self._latency_count > 0
+                and self._latency_sum_s / self._latency_count * 1000 > settings.latency_target_ms
+            )
+            if slow or self._overloaded:
+                interval_s = now_s - self._interval_from_s
+                admitted_per_s = self._admitted / interval_s if interval_s > 0 else math.inf
+                base = min(self._limit_per_s, admitted_per_s)
+                self._limit_per_s = max(floor, base * settings.backoff_ratio)
+                self._decreased_at_s = now_s
+            elif self._held_back and self._latency_count > 0:
+                self._limit_per_s = max(floor, self._limit_per_s + settings.increase_per_s)
+        self._start_interval(now_s)
+
+    def _start_interval(self, now_s: float) -> None:
+        self._interval_from_s = now_s
+        self._admitted = 0
+        self._next_adjust_s = now_s + self.settings.adjust_interval_ms / 1000
+        self._latency_sum_s = 0.0
+        self._latency_count = 0
+        self._overloaded = False
+        self._held_back = False
+
+    def _active(self, now_s: float) -> list[_Tenant]:
+        since = now_s - self._window_s
+        gone = [key for key, t in self._tenants.items() if t.seen_at_s < since]
+        for key in gone:  # bounded by the tenants seen within the window
+            del self._tenants[key]
+        return list(self._tenants.values())
+
+    def _allowance(self, tenant: _Tenant, active: list[_Tenant], now_s: float) -> float:
+        limit = self._limit_per_s
+        assert limit is not None
+        if limit == math.inf:
+            return math.inf
+        equal = limit / len(active)
+        others = sum(min(t.rate(now_s, self._window_s), equal) for t in active if t is not tenant)
+        return max(self.settings.tenant_rate_min_per_s, limit - others)
