@@ -141,6 +141,7 @@ class _Snapshots:
         self._log_lock = log_lock
         self._state_transfer = state_transfer
         self._current: _Snapshot | None = None  # the newest snapshot written or installed
+        self._raft: Any = None  # the SyncObj these belong to, for its journal on start
         self._sending: dict[Any, tuple[Iterator[bytes], list[bool]]] = {}
 
     def write(self, file_name: str, raft_data: tuple[Any, ...]) -> None:
@@ -168,7 +169,32 @@ class _Snapshots:
             self._restore(file_name)
             raise
         self._current = _Snapshot(snapshot.raft_data, snapshot.position, snapshot.position + 1, snapshot.position)
-        return snapshot.raft_data
+        return self._journal_head_on_start(snapshot.raft_data) or snapshot.raft_data
+
+    def _journal_head_on_start(self, raft_data: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """On start pysyncobj drops its whole journal unless it begins with the snapshot's two
+        entries, which it does not after a crash between writing a snapshot and compacting the
+        journal (a tick later): the entries after the snapshot would be lost, committed ones
+        among them, which this replica may have helped commit; a leader elected without them
+        would then propose other batches at positions replicas that applied them hold.
+        So when the journal still holds the snapshot's entries, pysyncobj gets the journal's
+        first two: it keeps the journal and applies again from there (our appends skip what
+        the log holds already)."""
+        raft = self._raft
+        if raft is None or not getattr(raft, "_SyncObj__needLoadDumpFile", False):
+            return None  # not the start: a snapshot from the leader, which replaces the journal
+        journal = raft._SyncObj__raftLog
+        last_entry, previous_entry = raft_data[0], raft_data[1]
+        if len(journal) < 2 or journal[0][1] >= previous_entry[1] or journal[-1][1] < last_entry[1]:
+            return None
+        first = journal[0][1]
+        if journal[previous_entry[1] - first] != previous_entry or journal[last_entry[1] - first] != last_entry:
+            return None
+        logger.info(
+            "the Raft journal was not compacted to its snapshot before the stop: kept whole from entry %d",
+            first, extra={"log_directory": str(self._log.directory)},
+        )
+        return journal[1], journal[0], raft_data[2]
 
     def _restore(self, file_name: str) -> None:
         if self._current is None:  # nothing of ours was there (or this is the start: keep it)
@@ -321,6 +347,7 @@ class _ReplicatedLog(SyncObj):
     ) -> None:
         self._log_ref = log
         self._log_lock = log_lock
+        snapshots._raft = self
         super().__init__(self_address, partners, conf)
         # pysyncobj would send the snapshot file as written; ours is only a header, the
         # records come from the log (see the module docstring). Until this line runs a

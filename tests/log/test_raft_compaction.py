@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from propolis.log.errors import NotLeaderError
-from propolis.log.raft_replicator import RaftReplicator
+from propolis.log.raft_replicator import RaftReplicator, _Snapshot
 from propolis.log.segmented_log import Log
+from pysyncobj.journal import FileJournal
 
 from tests.support.cluster import RAFT_PASSWORD
 from tests.support.dev_server import free_port
@@ -248,5 +249,41 @@ def test_a_follower_behind_the_leaders_log_installs_its_state_and_goes_on_from_i
         wait_for(lambda: len({r.log.last_position for r in replicas}) == 1)
         assert follower.records_from(position + 1) == leader_of(replicas).records_from(position + 1)
         assert len(follower.transfer.installed) == 1
+    finally:
+        stop_all(replicas)
+
+
+def test_a_replica_stopped_between_its_snapshot_and_the_journals_compaction_keeps_its_journal(tmp_path: Path):
+    replicas = start_three(tmp_path)
+    try:
+        write(replicas, 10, "before")
+        replica = next(r for r in replicas if not r.replicator.is_leader)
+        leader = leader_of(replicas)
+        wait_for(lambda: replica.log.last_position == leader.log.last_position)
+        replica.stop()
+        # As if it had written a snapshot of a later entry and was killed before the next tick
+        # compacted the journal (pysyncobj compacts it a tick after writing the snapshot).
+        journal = FileJournal(str(replica.directory / "raft-journal"))
+        entries = [journal[i] for i in range(len(journal))]
+        journal._destroy()
+        assert len(entries) > 4
+        snapshot_file = replica.directory / "raft-journal.snapshot"
+        cluster = None
+        if snapshot_file.exists():
+            with open(snapshot_file, "rb") as file:
+                cluster = _Snapshot.read(file).raft_data[2]
+        last = entries[len(entries) // 2 + 1]
+        previous = entries[len(entries) // 2]
+        with open(replica.directory / "raft-journal.snapshot", "wb") as file:
+            file.write(_Snapshot((last, previous, cluster), 1, 2, 1).encode())
+
+        replica.start()
+        raft = replica.replicator._raft
+        wait_for(lambda: not raft._SyncObj__needLoadDumpFile)
+        assert raft._SyncObj__raftLog[0] == entries[0], "the journal lost its entries"
+        write(replicas, 5, "after")
+        wait_for(lambda: len({r.log.last_position for r in replicas}) == 1)
+        expected = leader_of(replicas).records()
+        assert all(r.records() == expected for r in replicas)
     finally:
         stop_all(replicas)
