@@ -40,6 +40,16 @@ class BrokerConfig:
     backpressure_limit_initial: int = 100
     backpressure_limit_min: int = 100
     backpressure_latency_target_ms: float = 200.0
+    # New work (instance creations, message publications) is refused while the jobs activated
+    # in the last half second waited longer than this on average for a worker
+    # (broker/work_admission.py): the backlog of started instances stays short. 0 = off, the
+    # default: a worker that starts after a backlog of jobs was created (they waited long, but
+    # nothing is overloaded) would make the partition refuse creations for half a second; the
+    # gateway's overload rate (gateway/config.py) is what limits new work by default. 100 is
+    # the value measured in benchmarks/RESULTS.md (2026-12-07).
+    backpressure_job_wait_target_ms: float = 0.0
+    # ... but never while less new work than this per second was admitted lately.
+    backpressure_new_work_rate_min_per_s: float = 50.0
     # Tenants share the partition (broker/command_queue.py): commands are taken round-robin by
     # tenant, and at the limit above a tenant under its share of it still gets in (the flood is
     # shed). While several tenants are active, a batch holds at most this many commands, so a

@@ -50,6 +50,7 @@ from propolis.broker.recovery import replay
 from propolis.broker.snapshots import SNAPSHOT_FILE, SnapshotStore, is_valid_state
 from propolis.broker.state import State
 from propolis.broker.state.store import Store
+from propolis.broker.work_admission import WorkAdmission, WorkAdmissionSettings
 from propolis.log.errors import NotLeaderError
 from propolis.log.replicator import LocalReplicator, Replicator, StateTransfer
 from propolis.log.segmented_log import Log
@@ -58,6 +59,7 @@ from propolis.records import (
     JobBatchIntent,
     JobIntent,
     MessageIntent,
+    ProcessInstanceCreationIntent,
     Record,
     RecordType,
     TimerIntent,
@@ -77,6 +79,19 @@ UNSHEDDABLE = {
     (ValueType.JOB, JobIntent.THROW_ERROR),
     (ValueType.JOB, JobIntent.YIELD),
 }
+
+# Commands that start new work: refused while the jobs already started wait too long for a
+# worker (work_admission.py), since each one adds a whole instance's work to that backlog.
+NEW_WORK = {
+    (ValueType.PROCESS_INSTANCE_CREATION, ProcessInstanceCreationIntent.CREATE),
+    (ValueType.PROCESS_INSTANCE_CREATION, ProcessInstanceCreationIntent.CREATE_WITH_AWAITING_RESULT),
+    (ValueType.MESSAGE, MessageIntent.PUBLISH),
+}
+
+# Job events after which a job waits for a worker again (FAILED only with retries left and no
+# back-off, see _track_jobs), and those after which nobody will activate it.
+_JOB_ACTIVATABLE = {JobIntent.CREATED, JobIntent.TIMED_OUT, JobIntent.YIELDED, JobIntent.RECURRED_AFTER_BACKOFF}
+_JOB_GONE = {JobIntent.COMPLETED, JobIntent.CANCELED, JobIntent.ERROR_THROWN}
 
 JobTypesListener = Callable[[set[str]], None]
 CommandTransport = Callable[[int, Record], None]
@@ -133,6 +148,10 @@ class Partition:
             minimum=min(config.backpressure_limit_min, config.backpressure_limit_initial, config.inflight_commands_max),
             maximum=config.inflight_commands_max,
             latency_target_ms=config.backpressure_latency_target_ms,
+        ))
+        self.work_admission = WorkAdmission(WorkAdmissionSettings(
+            job_wait_target_ms=config.backpressure_job_wait_target_ms,
+            new_work_rate_min_per_s=config.backpressure_new_work_rate_min_per_s,
         ))
         # When each unacknowledged distribution (partition, sequence) was last sent.
         self._last_sent: dict[tuple[int, int], float] = {}
@@ -250,6 +269,21 @@ class Partition:
             future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} is not accepting commands here (not its leader now)"))
             return future
         sheddable = (command.value_type, command.intent) not in UNSHEDDABLE
+        if (
+            sheddable
+            and (command.value_type, command.intent) in NEW_WORK
+            and not self.work_admission.admits_new_work(time.monotonic())
+            and not self._queue.within_share(command, self.limiter.limit)
+        ):
+            self.metrics.backpressure_rejections.labels(str(self.partition_id)).inc()
+            future.set_exception(
+                BrokerOverloadedError(
+                    f"partition {self.partition_id} does not start new work now: its jobs waited "
+                    f"{self.work_admission.mean_job_wait_ms(time.monotonic()) or 0:.0f} ms on average for a worker "
+                    f"(target {self.work_admission.settings.job_wait_target_ms:.0f} ms); retry later"
+                )
+            )
+            return future
         # A tenant under its share of the limit gets in even at the limit: the flood is shed.
         if not self.limiter.try_acquire(sheddable and not self._queue.within_share(command, self.limiter.limit)):
             self.metrics.backpressure_rejections.labels(str(self.partition_id)).inc()
@@ -360,6 +394,28 @@ class Partition:
             if future is not None and future.set_running_or_notify_cancel():
                 future.set_exception(BrokerUnavailableError(f"partition {self.partition_id} lost its leader here; retry"))
 
+    def _track_jobs(self, records: list[Record], now_s: float) -> None:
+        """Tells the new-work admission when jobs became activatable and when they were taken."""
+        admission = self.work_admission
+        for record in records:
+            if record.record_type != RecordType.EVENT:
+                continue
+            if record.value_type == ValueType.JOB:
+                intent = record.intent
+                if intent in _JOB_ACTIVATABLE:
+                    admission.job_activatable(record.key, now_s)
+                elif intent == JobIntent.FAILED:
+                    value = record.value
+                    if value.get("retries", 0) > 0 and value.get("recurringTime", -1) < 0:
+                        admission.job_activatable(record.key, now_s)
+                    else:
+                        admission.job_gone(record.key)
+                elif intent in _JOB_GONE:
+                    admission.job_gone(record.key)
+            elif record.value_type == ValueType.JOB_BATCH and record.intent == JobBatchIntent.ACTIVATED:
+                for job_key in record.value.get("jobKeys", ()):
+                    admission.job_activated(job_key, now_s)
+
     def _take(self, timeout_s: float) -> list[Record]:
         return self._queue.take(timeout_s, self.config.batch_commands_max)
 
@@ -407,6 +463,8 @@ class Partition:
                 latency = committed - arrived.pop(command.request_id, committed)
                 latencies.append(latency)
                 self.limiter.release(latency)
+        if self.work_admission.enabled:
+            self._track_jobs(records, time.monotonic())
         self.processed_records += len(records)
         self.metrics.observe_batch(self.partition_id, records, len(commands), committed - started)
         self.metrics.observe_command_latencies(self.partition_id, latencies)

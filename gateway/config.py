@@ -60,6 +60,26 @@ class GatewayConfig:
     tenant_rate_increase_per_s: int = 10  # added per interval while a tenant is held back
     tenant_rate_burst_ms: int = 1_000  # a tenant's bucket holds this much of its allowance (arrivals come in bursts)
 
+    # Overload: new work (instance creations, message publications, signals) is admitted at
+    # most at a rate that keeps broker commands, as the gateway sees them (job completions
+    # included, so the whole instance's cost shows), under this mean latency: AIMD as in
+    # tenant_rates.py, with all callers as one tenant. Beyond it the gateway answers
+    # RESOURCE_EXHAUSTED at once, so the work already started stays quick. The rate never goes
+    # below `overload_rate_min_per_s` (a busy machine must not make light load refused).
+    # 0 turns it off.
+    overload_latency_target_ms: int = 100
+    overload_rate_min_per_s: int = 50
+
+    def overload_rate_settings(self) -> RateSettings:
+        return RateSettings(
+            latency_target_ms=self.overload_latency_target_ms,
+            tenant_rate_min_per_s=self.overload_rate_min_per_s,
+            adjust_interval_ms=self.tenant_rate_adjust_interval_ms,
+            increase_per_s=self.tenant_rate_increase_per_s,
+            burst_ms=self.tenant_rate_burst_ms,
+            active_tenants_min=1,
+        )
+
     def tenant_rate_settings(self) -> RateSettings:
         return RateSettings(
             latency_target_ms=self.tenant_rate_latency_target_ms,

@@ -31,6 +31,12 @@ class GatewayMetrics:
             "0 while at most one is, +Inf while several are and none had to be limited yet",
             registry=self.registry,
         )
+        self.overload_rate_limit = Gauge(
+            "propolis_gateway_overload_rate_limit_per_second",
+            "New work per second this gateway admits (gateway/config.py overload_latency_target_ms): "
+            "+Inf until broker commands first took longer than the target, 0 while idle",
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "propolis_gateway_requests_in_flight", "gRPC calls being handled (long polls and job streams included)",
             registry=self.registry,

@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from propolis.broker.client import BrokerClient, BrokerOverloadedError, BrokerResponse
-from propolis.gateway.authorization import authenticate, set_caller
+from propolis.gateway.authorization import authenticate, current_caller, set_caller
 from propolis.gateway.config import GatewayConfig
 from propolis.gateway.errors import status_of
 from propolis.gateway.handlers import Handler, Handlers, not_supported_message
@@ -91,11 +91,30 @@ def _authenticated(
     return authenticated
 
 
-class _LatencyReporting:
-    """The broker client as the gateway sees it, telling `rates` how long each command took
-    (an instance created with its result is left out: its wait is the instance's own work)."""
+# Requests that start new work: the only ones the overload rate refuses (finishing work and
+# reading never are).
+NEW_WORK_RPCS = frozenset({"CreateProcessInstance", "CreateProcessInstanceWithResult", "PublishMessage", "BroadcastSignal"})
 
-    def __init__(self, client: BrokerClient, rates: TenantRates) -> None:
+
+def _overload_limited(rpc: str, handler: Handler, overload: TenantRates) -> Handler:
+    """Refuses a request that starts new work while the gateway is over its overload rate
+    (tenant_rates.py, limited even with one tenant), before it reaches the broker. With auth
+    on, the rate is shared by tenants as there, so that a flood is what gets refused; with auth
+    off all callers are one."""
+
+    async def limited(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        caller = current_caller()
+        overload.admit(rpc, caller.tenants if caller is not None else (), time.monotonic())
+        return await handler(request, context)
+
+    return limited
+
+
+class _LatencyReporting:
+    """The broker client as the gateway sees it, telling each of `rates` how long each command
+    took (an instance created with its result is left out: its wait is the instance's own work)."""
+
+    def __init__(self, client: BrokerClient, rates: list[TenantRates]) -> None:
         self._client = client
         self._rates = rates
 
@@ -127,10 +146,13 @@ class _LatencyReporting:
         try:
             response = await self._client.execute(partition_id, value_type, intent, value, key, tenant_id)
         except BrokerOverloadedError:
-            self._rates.observe_overloaded(time.monotonic())
+            now = time.monotonic()
+            for rates in self._rates:
+                rates.observe_overloaded(now)
             raise
         now = time.monotonic()
-        self._rates.observe(now - started, now)
+        for rates in self._rates:
+            rates.observe(now - started, now)
         return response
 
 
@@ -221,12 +243,21 @@ class GatewayServer:
         if self._server is not None:
             raise RuntimeError("the gateway is already started")
         client: BrokerClient = self.client
+        observers: list[TenantRates] = []
         rates = None
         if self.authority is not None and self.config.tenant_rate_fairness:
             rates = TenantRates(self.config.tenant_rate_settings())
-            client = _LatencyReporting(client, rates)
+            observers.append(rates)
             shared = rates
             self.metrics.tenant_rate_limit.set_function(lambda: shared.limit_per_s or 0.0)
+        overload = None
+        if self.config.overload_latency_target_ms > 0:
+            overload = TenantRates(self.config.overload_rate_settings())
+            observers.append(overload)
+            limited = overload
+            self.metrics.overload_rate_limit.set_function(lambda: limited.limit_per_s or 0.0)
+        if observers:
+            client = _LatencyReporting(client, observers)
         router = Router(client)
         self._notifications = JobNotifications(asyncio.get_running_loop())
         self._jobs = JobActivator(client, router, self.config, self._notifications)
@@ -236,6 +267,8 @@ class GatewayServer:
 
         def served(name: str) -> Handler:
             handler = handlers[name] if name in handlers else _unsupported(name)
+            if overload is not None and name in NEW_WORK_RPCS:
+                handler = _overload_limited(name, handler, overload)  # runs after authentication
             if self.authority is not None:
                 handler = _authenticated(name, handler, self.authority, shares, rates)
             return _guarded(name, handler)

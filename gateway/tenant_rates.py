@@ -28,6 +28,11 @@ broker/backpressure.py, but for starting new work at this gateway):
   that times the active tenants), so a broker slowed by something else (other processes on its
   cores) does not make the gateway refuse a light tenant.
 
+The same limiter, with `active_tenants_min` 1, is the gateway's overload limit (server.py,
+config `overload_*`): then a caller alone is limited too, with a latency target that the
+broker meets up to its saturation, so that under overload the surplus of new work is refused
+here at once while the work already started stays quick.
+
 Only requests that start new work are counted and refused: long polls and job streams (they
 wait, and cost nothing while they do) and the commands that finish work (CompleteJob, FailJob,
 ThrowError: refusing them only makes more work) always get in. A tenant is the set of tenants its
@@ -54,6 +59,9 @@ class RateSettings:
     backoff_ratio: float = 0.8
     burst_ms: float = 1_000.0
     active_window_ms: float = 1_000.0
+    # The rate is limited while at least this many tenants are active. 1: a limit on all new
+    # work at this gateway (its overload limit, see OVERLOAD below), whoever sends it.
+    active_tenants_min: int = 2
 
 
 class _Tenant:
@@ -78,12 +86,14 @@ class TenantRates:
     def __init__(self, settings: RateSettings) -> None:
         if not 0 < settings.backoff_ratio < 1:
             raise ValueError(f"expected 0 < backoff_ratio < 1, got {settings.backoff_ratio}")
+        if settings.active_tenants_min < 1:
+            raise ValueError(f"expected active_tenants_min >= 1, got {settings.active_tenants_min}")
         if settings.adjust_interval_ms <= 0 or settings.active_window_ms <= 0:
             raise ValueError(f"expected positive intervals, got {settings}")
         self.settings = settings
         self._window_s = settings.active_window_ms / 1000
         self._tenants: dict[tuple[str, ...], _Tenant] = {}
-        self._limit_per_s: float | None = None  # None: not contended, nothing is limited
+        self._limit_per_s: float | None = None  # None: fewer active tenants than the minimum, nothing is limited
         self._next_adjust_s = 0.0
         self._interval_from_s = 0.0
         self._decreased_at_s = -math.inf
@@ -95,7 +105,7 @@ class TenantRates:
 
     @property
     def limit_per_s(self) -> float | None:
-        """The rate shared by the active tenants, or None while at most one is active."""
+        """The rate shared by the active tenants, or None while fewer than the minimum are."""
         return self._limit_per_s
 
     def admit(self, rpc: str, tenants: tuple[str, ...], now_s: float) -> None:
@@ -107,7 +117,7 @@ class TenantRates:
             tenant = self._tenants[tenants] = _Tenant(now_s)
         tenant.seen_at_s = now_s
         active = self._active(now_s)
-        if len(active) < 2:
+        if len(active) < self.settings.active_tenants_min:
             self._limit_per_s = None
         else:
             if self._limit_per_s is None:
@@ -126,14 +136,17 @@ class TenantRates:
             tenant.filled_at_s = now_s
             if tenant.tokens < 1.0:
                 self._held_back = True
-                raise GatewayError(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    expected(
-                        f"handle gRPC request {rpc}",
+                if len(active) == 1:
+                    reason = (
+                        f"the gateway starts at most {allowance:.0f} new work requests/s while "
+                        f"broker commands take over {self.settings.latency_target_ms:.0f} ms; retry later"
+                    )
+                else:
+                    reason = (
                         f"tenant {', '.join(repr(t) for t in tenants)} is over its share of "
-                        f"{allowance:.0f} requests/s while {len(active)} tenants are busy; retry later",
-                    ),
-                )
+                        f"{allowance:.0f} requests/s while {len(active)} tenants are busy; retry later"
+                    )
+                raise GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, expected(f"handle gRPC request {rpc}", reason))
             tenant.tokens -= 1.0
         tenant.count_admitted(now_s, self._window_s)
         self._admitted += 1
@@ -159,7 +172,7 @@ class TenantRates:
     def _adjust(self, active: int, now_s: float) -> None:
         settings = self.settings
         assert self._limit_per_s is not None
-        if active < 2:
+        if active < settings.active_tenants_min:
             self._limit_per_s = None
         else:
             floor = active * settings.tenant_rate_min_per_s
