@@ -69,6 +69,10 @@ class GatewayConfig:
     # 0 turns it off.
     overload_latency_target_ms: int = 100
     overload_rate_min_per_s: int = 50
+    # Nothing is refused for overload while fewer broker commands than this are in flight at
+    # this gateway: then nothing queues (a client sending one request at a time cannot
+    # overload anything), and slow answers come from elsewhere (replication, a busy machine).
+    overload_in_flight_min: int = 32
 
     def overload_rate_settings(self) -> RateSettings:
         return RateSettings(

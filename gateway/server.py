@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -96,15 +97,18 @@ def _authenticated(
 NEW_WORK_RPCS = frozenset({"CreateProcessInstance", "CreateProcessInstanceWithResult", "PublishMessage", "BroadcastSignal"})
 
 
-def _overload_limited(rpc: str, handler: Handler, overload: TenantRates) -> Handler:
+def _overload_limited(rpc: str, handler: Handler, overload: TenantRates, queued: Callable[[], bool]) -> Handler:
     """Refuses a request that starts new work while the gateway is over its overload rate
     (tenant_rates.py, limited even with one tenant), before it reaches the broker. With auth
     on, the rate is shared by tenants as there, so that a flood is what gets refused; with auth
-    off all callers are one."""
+    off all callers are one. Only while `queued()`: with few commands in flight nothing queues,
+    and slow answers then come from elsewhere (replication, a busy machine), not from load that
+    refusing would shed."""
 
     async def limited(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        caller = current_caller()
-        overload.admit(rpc, caller.tenants if caller is not None else (), time.monotonic())
+        if queued():
+            caller = current_caller()
+            overload.admit(rpc, caller.tenants if caller is not None else (), time.monotonic())
         return await handler(request, context)
 
     return limited
@@ -117,6 +121,7 @@ class _LatencyReporting:
     def __init__(self, client: BrokerClient, rates: list[TenantRates]) -> None:
         self._client = client
         self._rates = rates
+        self.in_flight = 0  # broker commands sent and not answered yet
 
     @property
     def partition_count(self) -> int:
@@ -136,6 +141,15 @@ class _LatencyReporting:
         value: dict[str, Any],
         key: int = -1,
         tenant_id: str = DEFAULT_TENANT,
+    ) -> BrokerResponse:
+        self.in_flight += 1
+        try:
+            return await self._execute(partition_id, value_type, intent, value, key, tenant_id)
+        finally:
+            self.in_flight -= 1
+
+    async def _execute(
+        self, partition_id: int, value_type: int, intent: int, value: dict[str, Any], key: int, tenant_id: str
     ) -> BrokerResponse:
         if (
             value_type == ValueType.PROCESS_INSTANCE_CREATION
@@ -256,8 +270,13 @@ class GatewayServer:
             observers.append(overload)
             limited = overload
             self.metrics.overload_rate_limit.set_function(lambda: limited.limit_per_s or 0.0)
+        reporting = None
         if observers:
-            client = _LatencyReporting(client, observers)
+            client = reporting = _LatencyReporting(client, observers)
+        in_flight_min = self.config.overload_in_flight_min
+
+        def queued() -> bool:
+            return reporting is not None and reporting.in_flight >= in_flight_min
         router = Router(client)
         self._notifications = JobNotifications(asyncio.get_running_loop())
         self._jobs = JobActivator(client, router, self.config, self._notifications)
@@ -268,7 +287,7 @@ class GatewayServer:
         def served(name: str) -> Handler:
             handler = handlers[name] if name in handlers else _unsupported(name)
             if overload is not None and name in NEW_WORK_RPCS:
-                handler = _overload_limited(name, handler, overload)  # runs after authentication
+                handler = _overload_limited(name, handler, overload, queued)  # runs after authentication
             if self.authority is not None:
                 handler = _authenticated(name, handler, self.authority, shares, rates)
             return _guarded(name, handler)
