@@ -7,7 +7,10 @@ there is). Beyond it, a tenant holding its share (`requests_in_flight_max` divid
 tenants with requests in flight, itself included) is answered RESOURCE_EXHAUSTED, as Zeebe
 answers backpressure, so clients back off and retry; the others still get in. Long polls and
 job streams (they wait, and cost nothing while they do) and the commands that finish work
-(CompleteJob, FailJob, ThrowError: shedding them only makes more work) are not counted. A
+(CompleteJob, FailJob, ThrowError: shedding them only makes more work) are not counted, and
+neither is a creation that awaits its result: its wait is the instance's own work, and the
+rate of creations is what tenant_rates.py limits (counted here, a light tenant whose instances
+took over a second was refused once they held its share, while it sent only 40 a second). A
 tenant is the set of tenants its caller may use. The partition's own queue is fair as well
 (broker/command_queue.py); this keeps the backlog from building up in front of it, where it
 would be served in arrival order.
@@ -23,6 +26,10 @@ NOT_COUNTED = frozenset(
 )
 
 
+# Not held in flight here; still counted by the rate limits (tenant_rates.py).
+NOT_HELD = NOT_COUNTED | {"CreateProcessInstanceWithResult"}
+
+
 class TenantShares:
     def __init__(self, requests_in_flight_max: int) -> None:
         self._max = requests_in_flight_max
@@ -31,7 +38,7 @@ class TenantShares:
 
     def enter(self, rpc: str, tenants: tuple[str, ...]) -> bool:
         """Count a request in (True), or raise RESOURCE_EXHAUSTED; False: not counted."""
-        if rpc in NOT_COUNTED:
+        if rpc in NOT_HELD:
             return False
         mine = self._in_flight.get(tenants, 0)
         if self._total >= self._max:

@@ -33,3 +33,15 @@ def test_long_polls_and_finishing_work_are_never_counted_nor_refused() -> None:
     shares.enter("CreateProcessInstance", ("light",))
     for rpc in ("ActivateJobs", "StreamActivatedJobs", "CompleteJob", "FailJob", "ThrowError", "Topology"):
         assert shares.enter(rpc, ("flood",)) is False
+
+
+def test_creations_awaiting_their_result_are_not_held_against_the_share() -> None:
+    shares = TenantShares(requests_in_flight_max=2)
+    shares.enter("CreateProcessInstance", ("flood",))
+    shares.enter("CreateProcessInstance", ("flood",))
+    # The light tenant's instances take long: their waits do not use up its share.
+    for _ in range(5):
+        assert shares.enter("CreateProcessInstanceWithResult", ("light",)) is False
+    assert shares.enter("CreateProcessInstance", ("light",))
+    with pytest.raises(GatewayError):
+        shares.enter("CreateProcessInstance", ("flood",))
