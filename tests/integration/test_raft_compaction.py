@@ -15,7 +15,7 @@ from propolis.broker.recovery import compare_states
 from propolis.broker.state.store import Store
 from propolis.clients.client import PropolisClient
 from propolis.clients.errors import GatewayError
-from propolis.log.segment import scan_segment
+from propolis.log.segment import DamagedHeader, scan_segment
 from propolis.log.segmented_log import Log
 
 from tests.integration.test_partitions import PAYMENT, jobs_of
@@ -144,9 +144,15 @@ def _first_position(partition_dir: Path) -> int:
 
 
 def _last_position(data_dir: Path) -> int:
-    """Of a log another process has open (read-only scan of its last segment)."""
-    last = _segments(data_dir)[-1]
-    return scan_segment(last, int(last.stem), 1 << 20).segment.last_position
+    """Of a log another process has open (read-only scan of its last segment). A segment
+    without its header yet (being created, or its creation cut by a SIGKILL) holds no record:
+    the one before it has the last."""
+    for segment in reversed(_segments(data_dir)):
+        try:
+            return scan_segment(segment, int(segment.stem), 1 << 20).segment.last_position
+        except DamagedHeader:
+            continue
+    raise AssertionError(f"no readable segment in {data_dir}")
 
 
 def _records(data_dir: Path) -> dict[int, bytes]:
