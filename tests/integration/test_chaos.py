@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from propolis.broker.recovery import compare_states
-from propolis.broker.state.store import Store
 from propolis.clients.client import PropolisClient
 from propolis.clients.errors import GatewayError
 from propolis.log.segmented_log import Log
@@ -44,7 +42,14 @@ from propolis.records import (
 )
 from tests.broker import models
 from tests.integration.test_replication import leaders, wait_for
-from tests.support.cluster import Broker, Gateway, ports_for_replicated_nodes, running
+from tests.support.cluster import (
+    Broker,
+    Gateway,
+    assert_replica_logs_equal,
+    assert_replica_states_equal,
+    ports_for_replicated_nodes,
+    running,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -269,19 +274,12 @@ def test_leaders_killed_and_a_broker_stopped_under_pyzeebe_load(tmp_path: Path) 
     assert len(load.acked) > 100, "the load did not get going"
 
     # Every replica of a partition has the same log and the same state.
+    data_dirs = [b.data_dir for b in brokers]
     logs: dict[int, list[Record]] = {}
     for partition_id in range(1, PARTITIONS + 1):
-        dirs = [b.data_dir / f"partition-{partition_id}" / "log" for b in brokers]
-        contents = [b"".join(p.read_bytes() for p in sorted(d.glob("*.log"))) for d in dirs]
-        assert contents[0] and contents.count(contents[0]) == 3, f"partition {partition_id}: the replicas' logs differ"
-        stores = [Store(b.data_dir / f"partition-{partition_id}" / "state", 1 << 30) for b in brokers]
-        try:
-            for other in stores[1:]:
-                assert compare_states(stores[0], other) == []
-        finally:
-            for store in stores:
-                store.close()
-        logs[partition_id] = read_log(dirs[0])
+        assert_replica_logs_equal(data_dirs, partition_id)
+        assert_replica_states_equal(data_dirs, partition_id)
+        logs[partition_id] = read_log(data_dirs[0] / f"partition-{partition_id}" / "log")
 
     facts = [check_partition_log(records) for records in logs.values()]
     activated = sum((f["activated"] for f in facts), Counter())

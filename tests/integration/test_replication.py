@@ -8,14 +8,19 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from propolis.broker.recovery import compare_states
-from propolis.broker.state.store import Store
 from propolis.clients.client import PropolisClient
 from propolis.clients.errors import GatewayError
 
 from propolis.records import partition_of_key
 from tests.integration.test_partitions import PAYMENT, jobs_of
-from tests.support.cluster import Broker, Gateway, ports_for_replicated_nodes, running
+from tests.support.cluster import (
+    Broker,
+    Gateway,
+    assert_replica_logs_equal,
+    assert_replica_states_equal,
+    ports_for_replicated_nodes,
+    running,
+)
 
 PARTITIONS = 2
 FAILOVER_MAX_S = 5.0
@@ -96,13 +101,5 @@ def test_a_leader_dies_nothing_acknowledged_is_lost_and_the_replicas_end_equal(t
 
     # All stopped: every replica of a partition has the same log and the same state.
     for partition_id in range(1, PARTITIONS + 1):
-        logs = [(b.data_dir / f"partition-{partition_id}" / "log") for b in brokers]
-        contents = [b"".join(p.read_bytes() for p in sorted(d.glob("*.log"))) for d in logs]
-        assert contents[0] and contents.count(contents[0]) == 3, f"partition {partition_id}: logs differ"
-        stores = [Store(b.data_dir / f"partition-{partition_id}" / "state", 1 << 30) for b in brokers]
-        try:
-            for other in stores[1:]:
-                assert compare_states(stores[0], other) == []
-        finally:
-            for store in stores:
-                store.close()
+        assert_replica_logs_equal([b.data_dir for b in brokers], partition_id)
+        assert_replica_states_equal([b.data_dir for b in brokers], partition_id)

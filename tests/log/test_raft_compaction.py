@@ -199,17 +199,23 @@ def give_state_snapshot(replica: Replica, before_position: int, tmp_path: Path) 
     return position
 
 
+def follower_down_while_the_leader_writes(replicas: list) -> tuple:
+    """10 records on all, then a follower stops and 100 more are written: (the leader then,
+    the stopped follower, the follower's last position)."""
+    write(replicas, 10, "before")
+    leader = leader_of(replicas)
+    follower = next(r for r in replicas if r is not leader)
+    wait_for(lambda: follower.log.last_position == leader.log.last_position)
+    kept = follower.log.last_position
+    follower.stop()
+    write(replicas, 100, "while-down")
+    return leader_of(replicas), follower, kept
+
+
 def test_a_follower_still_within_the_leaders_log_gets_records_not_the_state(tmp_path: Path):
     replicas = start_three(tmp_path)
     try:
-        write(replicas, 10, "before")
-        leader = leader_of(replicas)
-        follower = next(r for r in replicas if r is not leader)
-        wait_for(lambda: follower.log.last_position == leader.log.last_position)
-        kept = follower.log.last_position
-        follower.stop()
-        write(replicas, 100, "while-down")
-        leader = leader_of(replicas)
+        leader, follower, kept = follower_down_while_the_leader_writes(replicas)
         give_state_snapshot(leader, kept - 5, tmp_path)
         assert 1 < leader.log.first_position <= kept + 1
 
@@ -225,14 +231,7 @@ def test_a_follower_still_within_the_leaders_log_gets_records_not_the_state(tmp_
 def test_a_follower_behind_the_leaders_log_installs_its_state_and_goes_on_from_it(tmp_path: Path):
     replicas = start_three(tmp_path)
     try:
-        write(replicas, 10, "before")
-        leader = leader_of(replicas)
-        follower = next(r for r in replicas if r is not leader)
-        wait_for(lambda: follower.log.last_position == leader.log.last_position)
-        kept = follower.log.last_position
-        follower.stop()
-        write(replicas, 100, "while-down")
-        leader = leader_of(replicas)
+        leader, follower, kept = follower_down_while_the_leader_writes(replicas)
         position = give_state_snapshot(leader, leader.log.last_position - 20, tmp_path)
         assert position > kept
 

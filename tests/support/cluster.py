@@ -12,32 +12,35 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from propolis.broker.recovery import compare_states
+from propolis.broker.state.store import Store
+
+from benchmarks.scaling import ports_with_raft_room
 from tests.support.dev_server import START_TIMEOUT_S, free_port, propolis_executable
 
 RAFT_PASSWORD = "test-raft-password"
 
-
-def ports_for_replicated_nodes(count: int, partitions: int) -> list[int]:
-    """Internal API ports with the Raft ports above them (port + partition id) free too."""
-    ports: list[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port + partitions >= 65536 or any(abs(port - other) <= partitions for other in ports):
-            continue
-        if all(_is_free(port + p) for p in range(1, partitions + 1)):
-            ports.append(port)
-    return ports
+# Internal API ports with the Raft ports above them (port + partition id) free too; the
+# benchmarks start clusters the same way.
+ports_for_replicated_nodes = ports_with_raft_room
 
 
-def _is_free(port: int) -> bool:
-    import socket
+def assert_replica_logs_equal(data_dirs: list[Path], partition_id: int) -> None:
+    """Every replica's log of the partition holds the same bytes (none empty)."""
+    logs = [d / f"partition-{partition_id}" / "log" for d in data_dirs]
+    contents = [b"".join(p.read_bytes() for p in sorted(log.glob("*.log"))) for log in logs]
+    assert contents[0] and contents.count(contents[0]) == len(contents), f"partition {partition_id}: the replicas' logs differ"
 
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+
+def assert_replica_states_equal(data_dirs: list[Path], partition_id: int) -> None:
+    """Every replica's state of the partition equals the first one's (of stopped brokers)."""
+    stores = [Store(d / f"partition-{partition_id}" / "state", 1 << 30) for d in data_dirs]
+    try:
+        for other in stores[1:]:
+            assert compare_states(stores[0], other) == []
+    finally:
+        for store in stores:
+            store.close()
 
 
 class NodeProcess:
