@@ -63,6 +63,7 @@ JOB_TIMEOUT_MS = 30_000
 RATE_IN_FLIGHT_MAX = 20_000  # open loop, but not unbounded: creations beyond this are skipped and counted
 DRAIN_TIMEOUT_S = 75
 OVERLOADED = "RESOURCE_EXHAUSTED"
+OVERLOADED_BACKOFF_S = 0.1  # saturate mode: a starter refused for overload waits this long
 WATCHED_METRICS = (
     "propolis_batch_processing_seconds_count",
     "propolis_batch_processing_seconds_sum",
@@ -168,7 +169,8 @@ async def run_load(
         requestTimeout=CREATE_REQUEST_TIMEOUT_MS,
     )
 
-    async def one_instance() -> None:
+    async def one_instance() -> bool:
+        """False: the broker was overloaded (RESOURCE_EXHAUSTED)."""
         stats.created += 1
         started = time.perf_counter()
         try:
@@ -176,12 +178,16 @@ async def run_load(
         except grpc.aio.AioRpcError as error:
             stats.create_failures += 1
             stats.error("create", error.code().name)
-            return
+            return error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED
         stats.record((time.perf_counter() - started) * 1000)
+        return True
 
     async def saturating_starter() -> None:
         while not stop.is_set():
-            await one_instance()
+            if not await one_instance():
+                # As Zeebe's clients do on RESOURCE_EXHAUSTED: back off before trying again,
+                # instead of answering the refusal with a storm of retries.
+                await asyncio.sleep(OVERLOADED_BACKOFF_S)
 
     async def rate_starter() -> None:
         interval_s = 1.0 / rate

@@ -59,6 +59,10 @@ class GatewayConfig:
     tenant_rate_adjust_interval_ms: int = 200
     tenant_rate_increase_per_s: int = 10  # added per interval while a tenant is held back
     tenant_rate_burst_ms: int = 1_000  # a tenant's bucket holds this much of its allowance (arrivals come in bursts)
+    # The latency target is at least this multiple of the lowest mean latency the broker showed
+    # in the last minute while nothing was limited (a replicated or slow broker is judged
+    # against itself); 0: the fixed target only. Also for the overload rate below.
+    rate_baseline_multiple: int = 3
 
     # Overload: new work (instance creations, message publications, signals) is admitted at
     # most at a rate that keeps broker commands, as the gateway sees them (job completions
@@ -67,12 +71,12 @@ class GatewayConfig:
     # RESOURCE_EXHAUSTED at once, so the work already started stays quick. The rate never goes
     # below `overload_rate_min_per_s` (a busy machine must not make light load refused).
     # 0 turns it off.
-    overload_latency_target_ms: int = 100
+    overload_latency_target_ms: int = 20
     overload_rate_min_per_s: int = 50
     # Nothing is refused for overload while fewer broker commands than this are in flight at
     # this gateway: then nothing queues (a client sending one request at a time cannot
     # overload anything), and slow answers come from elsewhere (replication, a busy machine).
-    overload_in_flight_min: int = 32
+    overload_in_flight_min: int = 8
 
     def overload_rate_settings(self) -> RateSettings:
         return RateSettings(
@@ -82,6 +86,7 @@ class GatewayConfig:
             increase_per_s=self.tenant_rate_increase_per_s,
             burst_ms=self.tenant_rate_burst_ms,
             active_tenants_min=1,
+            baseline_multiple=self.rate_baseline_multiple,
         )
 
     def tenant_rate_settings(self) -> RateSettings:
@@ -91,4 +96,5 @@ class GatewayConfig:
             adjust_interval_ms=self.tenant_rate_adjust_interval_ms,
             increase_per_s=self.tenant_rate_increase_per_s,
             burst_ms=self.tenant_rate_burst_ms,
+            baseline_multiple=self.rate_baseline_multiple,
         )

@@ -118,10 +118,15 @@ class _LatencyReporting:
     """The broker client as the gateway sees it, telling each of `rates` how long each command
     took (an instance created with its result is left out: its wait is the instance's own work)."""
 
-    def __init__(self, client: BrokerClient, rates: list[TenantRates]) -> None:
+    def __init__(self, client: BrokerClient, rates: list[TenantRates], in_flight_min: int) -> None:
         self._client = client
         self._rates = rates
         self.in_flight = 0  # broker commands sent and not answered yet
+        self.in_flight_min = in_flight_min  # from this many in flight, commands queue
+
+    @property
+    def queued(self) -> bool:
+        return self.in_flight >= self.in_flight_min
 
     @property
     def partition_count(self) -> int:
@@ -157,6 +162,7 @@ class _LatencyReporting:
         ):
             return await self._client.execute(partition_id, value_type, intent, value, key, tenant_id)
         started = time.monotonic()
+        queued = self.in_flight > self.in_flight_min  # counting this one
         try:
             response = await self._client.execute(partition_id, value_type, intent, value, key, tenant_id)
         except BrokerOverloadedError:
@@ -166,7 +172,7 @@ class _LatencyReporting:
             raise
         now = time.monotonic()
         for rates in self._rates:
-            rates.observe(now - started, now)
+            rates.observe(now - started, now, queued)
         return response
 
 
@@ -272,11 +278,10 @@ class GatewayServer:
             self.metrics.overload_rate_limit.set_function(lambda: limited.limit_per_s or 0.0)
         reporting = None
         if observers:
-            client = reporting = _LatencyReporting(client, observers)
-        in_flight_min = self.config.overload_in_flight_min
+            client = reporting = _LatencyReporting(client, observers, self.config.overload_in_flight_min)
 
         def queued() -> bool:
-            return reporting is not None and reporting.in_flight >= in_flight_min
+            return reporting is not None and reporting.queued
         router = Router(client)
         self._notifications = JobNotifications(asyncio.get_running_loop())
         self._jobs = JobActivator(client, router, self.config, self._notifications)

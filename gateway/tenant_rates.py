@@ -18,6 +18,13 @@ broker/backpressure.py, but for starting new work at this gateway):
   while some tenant was held back, it grows by `increase_per_s`. Latencies of commands sent
   before the last decrease are not counted (one decrease per round trip, as in TCP), so that
   the backlog of one slow moment does not drive the limit down over and over.
+- The target is at least `latency_target_ms`, and higher where the broker is slower even when
+  nothing queues (replication, a slow disk): `baseline_multiple` times the *baseline*, the
+  lowest mean latency of an interval in the last `baseline_window_ms` in which nothing was held
+  back and no command was sent while many were in flight (`observe(queued=True)`; at least
+  `baseline_samples_min` commands). Busy intervals are not taken: under a long overload the
+  baseline keeps what the broker did before it, instead of creeping up to the latency the
+  overload causes. 0 turns the baseline off.
 - A tenant is *active* while it sent new work within the last `active_window_ms`. With one
   active tenant (or none) everything is admitted: a tenant alone may use all there is, and the
   partition's own backpressure applies as before. With several, each has a token bucket
@@ -43,6 +50,7 @@ logic is a deterministic function of its inputs; the event loop's thread is the 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import grpc
@@ -62,6 +70,9 @@ class RateSettings:
     # The rate is limited while at least this many tenants are active. 1: a limit on all new
     # work at this gateway (its overload limit, see OVERLOAD below), whoever sends it.
     active_tenants_min: int = 2
+    baseline_multiple: float = 0.0
+    baseline_window_ms: float = 60_000.0
+    baseline_samples_min: int = 4
 
 
 class _Tenant:
@@ -102,6 +113,10 @@ class TenantRates:
         self._latency_count = 0
         self._overloaded = False
         self._held_back = False
+        self._queued = False
+        # (interval end, mean latency in s) of unlimited intervals, means increasing: the first
+        # is the lowest within the window (a sliding minimum).
+        self._baseline: deque[tuple[float, float]] = deque()
 
     @property
     def limit_per_s(self) -> float | None:
@@ -139,7 +154,7 @@ class TenantRates:
                 if len(active) == 1:
                     reason = (
                         f"the gateway starts at most {allowance:.0f} new work requests/s while "
-                        f"broker commands take over {self.settings.latency_target_ms:.0f} ms; retry later"
+                        f"broker commands take over {self.latency_target_ms:.0f} ms; retry later"
                     )
                 else:
                     reason = (
@@ -151,8 +166,11 @@ class TenantRates:
         tenant.count_admitted(now_s, self._window_s)
         self._admitted += 1
 
-    def observe(self, latency_s: float, now_s: float) -> None:
-        """A broker command took `latency_s` from the gateway's call to its answer."""
+    def observe(self, latency_s: float, now_s: float, queued: bool = False) -> None:
+        """A broker command took `latency_s` from the gateway's call to its answer; `queued`:
+        it was sent while many commands were in flight (its latency says nothing of the
+        broker's quiet latency, the baseline)."""
+        self._queued = self._queued or queued
         if now_s - latency_s >= self._decreased_at_s:
             # Commands sent before the last decrease say nothing about the limit it set: only
             # one decrease per round trip, as TCP does.
@@ -165,20 +183,50 @@ class TenantRates:
         self._overloaded = True
         self._maybe_adjust(now_s)
 
+    @property
+    def latency_target_ms(self) -> float:
+        """The mean latency over which the limit shrinks (the baseline's multiple, if higher)."""
+        target = self.settings.latency_target_ms
+        if self._baseline and self.settings.baseline_multiple > 0:
+            target = max(target, self.settings.baseline_multiple * self._baseline[0][1] * 1000)
+        return target
+
     def _maybe_adjust(self, now_s: float) -> None:
-        if self._limit_per_s is not None and now_s >= self._next_adjust_s:
+        if now_s < self._next_adjust_s:
+            return
+        if self._limit_per_s is not None:
             self._adjust(len(self._active(now_s)), now_s)
+        else:
+            # Nothing limited: the interval only teaches the baseline.
+            self._learn_baseline(now_s)
+            self._start_interval(now_s)
+
+    def _learn_baseline(self, now_s: float) -> None:
+        settings = self.settings
+        if settings.baseline_multiple <= 0:
+            return
+        # The newest is kept even when old: after a long overload it is the last word there is.
+        while len(self._baseline) > 1 and self._baseline[0][0] < now_s - settings.baseline_window_ms / 1000:
+            self._baseline.popleft()
+        if self._held_back or self._queued or self._latency_count < settings.baseline_samples_min:
+            return
+        mean_s = self._latency_sum_s / self._latency_count
+        while self._baseline and self._baseline[-1][1] >= mean_s:
+            self._baseline.pop()
+        self._baseline.append((now_s, mean_s))
 
     def _adjust(self, active: int, now_s: float) -> None:
         settings = self.settings
         assert self._limit_per_s is not None
+        # First, so that a broker slow from the start (replication) is judged against itself.
+        self._learn_baseline(now_s)
         if active < settings.active_tenants_min:
             self._limit_per_s = None
         else:
             floor = active * settings.tenant_rate_min_per_s
             slow = (
                 self._latency_count > 0
-                and self._latency_sum_s / self._latency_count * 1000 > settings.latency_target_ms
+                and self._latency_sum_s / self._latency_count * 1000 > self.latency_target_ms
             )
             if slow or self._overloaded:
                 interval_s = now_s - self._interval_from_s
@@ -198,6 +246,7 @@ class TenantRates:
         self._latency_count = 0
         self._overloaded = False
         self._held_back = False
+        self._queued = False
 
     def _active(self, now_s: float) -> list[_Tenant]:
         since = now_s - self._window_s

@@ -27,7 +27,7 @@ def test_a_broker_that_keeps_up_is_given_everything() -> None:
 
 def test_over_what_the_broker_can_take_the_rest_is_refused_and_the_admitted_rate_stays_near_it() -> None:
     # A broker that answers slowly once it is given more than 200/s.
-    counts = interleave(overload_rates(), {"": 800}, 0, 20, lambda per_s: 0.5 if per_s > 200 else 0.02)
+    counts = interleave(overload_rates(), {"": 800}, 0, 20, lambda per_s: 0.5 if per_s > 200 else 0.01, queued=True)
     admitted, refused = counts[""]
     assert refused > 0
     assert 100 * 20 <= admitted <= 300 * 20, counts
@@ -41,12 +41,12 @@ def test_a_slow_broker_at_light_load_never_makes_the_gateway_refuse() -> None:
 
 def test_the_refusal_says_the_gateway_is_over_its_rate_and_why() -> None:
     rates = overload_rates()
-    interleave(rates, {"": 800}, 0, 5, lambda per_s: 0.5)
+    interleave(rates, {"": 800}, 0, 5, lambda per_s: 0.5, queued=True)
     with pytest.raises(GatewayError) as refused:
         for i in range(1_000):
             rates.admit("CreateProcessInstance", ("",), 5 + i * 0.0001)  # interleave's caller
     assert refused.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert "new work requests/s while broker commands take over 100 ms" in str(refused.value)
+    assert "new work requests/s while broker commands take over 20 ms" in str(refused.value)
 
 
 def test_job_completions_and_long_polls_are_never_refused() -> None:
@@ -64,3 +64,40 @@ def test_a_target_of_zero_turns_it_off_and_the_settings_come_from_the_environmen
     assert GatewayConfig(**gateway_env()).overload_latency_target_ms == 0
     settings = GatewayConfig(overload_latency_target_ms=250, overload_rate_min_per_s=30).overload_rate_settings()
     assert (settings.latency_target_ms, settings.tenant_rate_min_per_s, settings.active_tenants_min) == (250, 30, 1)
+
+
+def baseline_rates(target_ms: int = 15, multiple: int = 3) -> TenantRates:
+    return TenantRates(GatewayConfig(overload_latency_target_ms=target_ms, rate_baseline_multiple=multiple).overload_rate_settings())
+
+
+def test_a_broker_slow_even_when_quiet_is_judged_against_its_own_quiet_latency() -> None:
+    # Replication makes every command take 30 ms, twice the fixed target: a load it carries
+    # (150/s, answered at 40 ms) is not refused, since the target is 3x its quiet latency.
+    rates = baseline_rates()
+    interleave(rates, {"": 40}, 0, 5, lambda per_s: 0.03)
+    assert rates.latency_target_ms == pytest.approx(90)
+    counts = interleave(rates, {"": 150}, 5, 15, lambda per_s: 0.04, queued=True)
+    assert counts[""] == [1_500, 0]
+    # Without the baseline the same broker is held near the minimum rate.
+    fixed = baseline_rates(multiple=0)
+    interleave(fixed, {"": 40}, 0, 5, lambda per_s: 0.03)
+    assert interleave(fixed, {"": 150}, 5, 15, lambda per_s: 0.04, queued=True)[""][1] > 500
+
+
+def test_a_long_overload_does_not_raise_the_baseline_to_the_latency_it_causes() -> None:
+    rates = baseline_rates()
+    interleave(rates, {"": 40}, 0, 5, lambda per_s: 0.004)  # quiet: 4 ms
+    assert rates.latency_target_ms == 15  # 3 x 4 ms is under the fixed target
+    # Two minutes of 800/s on a broker that answers slowly beyond 200/s.
+    counts = interleave(rates, {"": 800}, 5, 125, lambda per_s: 0.5 if per_s > 200 else 0.012, queued=True)
+    assert rates.latency_target_ms == 15
+    admitted, refused = counts[""]
+    assert refused > 0 and admitted <= 220 * 120, counts
+
+
+def test_the_baseline_follows_a_broker_that_became_quicker() -> None:
+    rates = baseline_rates(target_ms=5)
+    interleave(rates, {"": 40}, 0, 5, lambda per_s: 0.01)
+    assert rates.latency_target_ms == pytest.approx(30)
+    interleave(rates, {"": 40}, 5, 10, lambda per_s: 0.003)
+    assert rates.latency_target_ms == pytest.approx(9)

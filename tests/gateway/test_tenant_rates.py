@@ -38,10 +38,10 @@ def offer(rates: TenantRates, tenant: str, per_s: float, from_s: float, to_s: fl
 
 
 def interleave(rates: TenantRates, loads: dict[str, float], from_s: float, to_s: float,
-               latency_of: object) -> dict[str, list[int]]:
+               latency_of: object, queued: bool = False) -> dict[str, list[int]]:
     """Several tenants at their rates, merged in time order; `latency_of(admitted_per_s)` gives
     the latency the broker answers with, from the rate admitted over the last 200 ms (a broker
-    that slows down when it is given more)."""
+    that slows down when it is given more); `queued`: the gateway had many commands in flight."""
     events = sorted((from_s + i / per_s, tenant) for tenant, per_s in loads.items()
                     for i in range(int((to_s - from_s) * per_s)))
     counts = {tenant: [0, 0] for tenant in loads}
@@ -55,7 +55,7 @@ def interleave(rates: TenantRates, loads: dict[str, float], from_s: float, to_s:
         counts[tenant][0] += 1
         recent.append(at)
         recent = [t for t in recent if t > at - 0.2]
-        rates.observe(latency_of(len(recent) * 5), at)  # type: ignore[operator]
+        rates.observe(latency_of(len(recent) * 5), at, queued)  # type: ignore[operator]
     return counts
 
 
