@@ -66,11 +66,13 @@ class GatewayConfig:
 
     # Overload: new work (instance creations, message publications, signals) is admitted at
     # most at a rate that keeps broker commands, as the gateway sees them (job completions
-    # included, so the whole instance's cost shows), under this mean latency: AIMD as in
+    # included, so the whole instance's cost shows), under this mean latency, or under
+    # `rate_baseline_multiple` times the broker's quiet latency if that is higher: AIMD as in
     # tenant_rates.py, with all callers as one tenant. Beyond it the gateway answers
-    # RESOURCE_EXHAUSTED at once, so the work already started stays quick. The rate never goes
-    # below `overload_rate_min_per_s` (a busy machine must not make light load refused).
-    # 0 turns it off.
+    # RESOURCE_EXHAUSTED at once, so the work already started stays quick (20 ms keeps the
+    # latency at 2x overload within 3x of half load: benchmarks/overload.py; a higher target
+    # trades that for throughput). The rate never goes below `overload_rate_min_per_s` (a busy
+    # machine must not make light load refused). 0 turns it off.
     overload_latency_target_ms: int = 20
     overload_rate_min_per_s: int = 50
     # Nothing is refused for overload while fewer broker commands than this are in flight at
