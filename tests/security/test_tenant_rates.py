@@ -4,8 +4,8 @@ naming its tenant and share, the light one keeps getting in, the heavy one's job
 are never refused, and alone again it is not limited at all.
 
 The gateway is made strict so that the limit is reached quickly and without load: a latency
-target of 0 ms (every interval counts as slow, so the limit falls to its floor) and a floor of
-2 requests/s per tenant (gateway/tenant_rates.py)."""
+target of 0 ms with no baseline (every interval counts as slow, so the limit falls to its
+floor) and a floor of 2 requests/s per tenant (gateway/tenant_rates.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ CLIENTS = {"heavy": client_spec(["heavy"]), "light": client_spec(["light"])}
 STRICT = {
     "PROPOLIS_GATEWAY_TENANT_RATE_LATENCY_TARGET_MS": "0",
     "PROPOLIS_GATEWAY_TENANT_RATE_MIN_PER_S": "2",
+    "PROPOLIS_GATEWAY_RATE_BASELINE_MULTIPLE": "0",  # else the target is 3x the quiet latency
     "PROPOLIS_GATEWAY_TENANT_REQUESTS_IN_FLIGHT_MAX": "100000",  # only the rate share here
 }
 LIGHT_EVERY_S = 0.7  # the light tenant's pace: under its floor of 2/s, and active (within 1 s) throughout
