@@ -67,7 +67,8 @@ def _is_free(port: int) -> bool:
 
 class Node:
     def __init__(self, args: list[str], ready: str, env: dict[str, str] | None = None) -> None:
-        environment = {**os.environ, "PROPOLIS_MONITORING_PORT": "0", "GRPC_VERBOSITY": "NONE", **(env or {})}
+        environment = {**os.environ, "PROPOLIS_MONITORING_PORT": "0", "PROPOLIS_GATEWAY_MONITORING_PORT": "0",
+                       "GRPC_VERBOSITY": "NONE", **(env or {})}
         self.process = subprocess.Popen([PROPOLIS, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment)
         self.output: list[str] = []
         seen = threading.Event()

@@ -29,7 +29,8 @@ class SeparateProcesses:
         self.monitoring_port = _free_port()
         self.port = _free_port()
         env = {**os.environ, "PROPOLIS_MONITORING_HOST": "127.0.0.1",
-               "PROPOLIS_MONITORING_PORT": str(self.monitoring_port), "GRPC_VERBOSITY": "NONE"}
+               "PROPOLIS_MONITORING_PORT": str(self.monitoring_port), "PROPOLIS_GATEWAY_MONITORING_PORT": "0",
+               "GRPC_VERBOSITY": "NONE"}
         if pythonpath:
             env["PYTHONPATH"] = pythonpath
         executable = str(Path(sys.executable).parent / "propolis")

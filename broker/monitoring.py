@@ -1,5 +1,9 @@
-"""The broker's monitoring endpoints over plain HTTP: `/health` (every partition healthy),
-`/ready` (started and able to take commands) and Prometheus `/metrics`."""
+"""A node's monitoring endpoints over plain HTTP: `/health` (every partition healthy),
+`/ready` (started and able to take commands) and Prometheus `/metrics`.
+
+The node is anything with `metrics.registry` and `partition_health()` (partition id -> healthy):
+a broker (its partitions' health), or a standalone gateway (whether it knows a leader of each
+partition, clients/cluster_nodes.py)."""
 
 from __future__ import annotations
 
@@ -12,13 +16,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 
 class MonitoringServer:
-    def __init__(self, broker: Any, host: str, port: int) -> None:
+    def __init__(self, broker: Any, host: str, port: int, port_env: str = "PROPOLIS_MONITORING_PORT") -> None:
         self._broker = broker
         try:
             self._server = ThreadingHTTPServer((host, port), self._handler_class())
         except OSError as error:
             raise OSError(error.errno, f"the monitoring port {host}:{port} (/metrics, /health) cannot be opened: {error.strerror}; "
-                          "set PROPOLIS_MONITORING_PORT to another port, or 0 for any free one") from error
+                          f"set {port_env} to another port, or 0 for any free one") from error
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="monitoring", daemon=True)
 

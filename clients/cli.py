@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from propolis.clients.client import DEFAULT_ADDRESS, PropolisClient
+from propolis.clients.cluster_nodes import (
+    GATEWAY_MONITORING_PORT_DEFAULT,
+    GATEWAY_MONITORING_PORT_ENV,
+)
 from propolis.clients.durations import parse_duration_ms
 from propolis.clients.errors import GatewayError, UsageError
 from propolis.clients.logging_setup import LEVELS, setup_logging
@@ -243,6 +247,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     settings = GatewaySettings(
         contact_points=contact_points, host=args.host, port=args.port,
         config_path=Path(args.config) if args.config else None,
+        monitoring_port=args.monitoring_port,
+        monitoring_host=os.environ.get("PROPOLIS_MONITORING_HOST") or "0.0.0.0",
     )
     return _serve("gateway", serve_gateway(settings))
 
@@ -575,6 +581,10 @@ that leads its partition. Prints 'propolis gateway: on HOST:PORT, ...' once it s
                          help=f"the gateway's gRPC port, 0 for any free one (env {PORT_ENV}; default %(default)s)")
     gateway.add_argument("--config", metavar="FILE", default=os.environ.get(CONFIG_ENV) or None,
                          help="a YAML file whose tls: and auth: blocks configure the gateway's security")
+    gateway.add_argument("--monitoring-port", type=_port,
+                         default=_env_port(GATEWAY_MONITORING_PORT_ENV, GATEWAY_MONITORING_PORT_DEFAULT),
+                         help=f"HTTP /metrics, /health and /ready, 0 for any free port (env {GATEWAY_MONITORING_PORT_ENV}; "
+                              "default %(default)s)")
 
     console = _subparser(
         commands, "console", "serve the web console on its own",

@@ -31,6 +31,10 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 RAFT_PASSWORD_ENV = "PROPOLIS_RAFT_PASSWORD"
 
 
+GATEWAY_MONITORING_PORT_ENV = "PROPOLIS_GATEWAY_MONITORING_PORT"
+GATEWAY_MONITORING_PORT_DEFAULT = 9601
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerSettings:
     data_dir: Path | None
@@ -50,6 +54,9 @@ class GatewaySettings:
     host: str
     port: int
     config_path: Path | None = None
+    # /metrics, /health, /ready; not the broker's 9600, so that both fit on one machine.
+    monitoring_port: int = GATEWAY_MONITORING_PORT_DEFAULT
+    monitoring_host: str = "0.0.0.0"
 
 
 def _stop_event() -> asyncio.Event:
@@ -147,6 +154,7 @@ def raft_address(member: Any, partition_id: int) -> str:
 
 async def serve_gateway(settings: GatewaySettings) -> None:
     from propolis.broker.config_file import read_config_document
+    from propolis.broker.monitoring import MonitoringServer
     from propolis.clients.dev_server import gateway_env
     from propolis.cluster.remote_client import RemoteBrokerClient
     from propolis.gateway.config import GatewayConfig
@@ -166,12 +174,16 @@ async def serve_gateway(settings: GatewaySettings) -> None:
     authority = TokenAuthority(auth) if auth.enabled else None
     client = RemoteBrokerClient(settings.contact_points)
     tokens = None
+    monitoring = None
     try:
         await client.start(wait_s=GATEWAY_FIRST_TOPOLOGY_WAIT_S)
         server = GatewayServer(client, GatewayConfig(host=settings.host, port=settings.port, **gateway_env()),
                                security=security, authority=authority)
         port = await server.start()
         try:
+            monitoring = MonitoringServer(_GatewayNode(server.metrics, client), settings.monitoring_host,
+                                          settings.monitoring_port, port_env=GATEWAY_MONITORING_PORT_ENV)
+            monitoring.start()
             token_note = ""
             if authority is not None and auth.clients and auth.token_port is not None:
                 tokens = TokenEndpoint(authority, security.tls, settings.host, auth.token_port)
@@ -179,14 +191,28 @@ async def serve_gateway(settings: GatewaySettings) -> None:
                 token_note = f", token endpoint {tokens.url(settings.host)}"
             print(
                 f"{GATEWAY_READY_PREFIX}{settings.host}:{port}, brokers at {', '.join(settings.contact_points)}"
-                f"{token_note}",
+                f"{token_note}, monitoring on {settings.monitoring_host}:{monitoring.port}",
                 file=sys.stderr, flush=True,
             )
             await stop_requested.wait()
             log.info("stopping")
         finally:
+            if monitoring is not None:
+                monitoring.stop()
             if tokens is not None:
                 tokens.stop()
             await server.stop(grace_s=STOP_GRACE_S)
     finally:
         await client.close()
+
+
+class _GatewayNode:
+    """A standalone gateway as the monitoring server sees a node: its metrics, and a partition
+    is healthy while the gateway knows its leader."""
+
+    def __init__(self, metrics: Any, client: Any) -> None:
+        self.metrics = metrics
+        self._client = client
+
+    def partition_health(self) -> dict[int, bool]:
+        return self._client.partition_health()

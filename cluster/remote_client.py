@@ -148,6 +148,11 @@ class RemoteBrokerClient:
             self._channels[address] = channel
         return channel
 
+    def partition_health(self) -> dict[int, bool]:
+        """Partition id -> whether this gateway knows a leader for it (any thread may ask)."""
+        leaders = self._leaders
+        return {p: p in leaders for p in range(1, self._partition_count + 1)} if self._known.is_set() else {}
+
     # -- commands --------------------------------------------------------------------------
     async def execute(
         self,

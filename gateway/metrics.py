@@ -3,7 +3,7 @@ flight.
 
 They register in whatever `CollectorRegistry` they are given: `propolis dev` passes the
 broker's, so one `/metrics` serves both; a gateway running alone can serve its own registry
-with `prometheus_client.start_http_server(port, registry=metrics.registry)`.
+on its monitoring port (clients/cluster_nodes.py).
 """
 
 from __future__ import annotations

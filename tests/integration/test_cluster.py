@@ -5,8 +5,12 @@ gateway hides by retrying."""
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from propolis.clients.client import PropolisClient
@@ -91,3 +95,42 @@ def test_the_gateway_retries_while_its_broker_restarts(tmp_path: Path):
             client.publish_message("payment", order, ttl_ms=60_000)
         jobs = jobs_of(client, "p-ship", 2)
         assert sorted(j.process_instance_key for j in jobs) == sorted([before, during])
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def _until(url: str, status: int, timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        code, body = _get(url)
+        if code == status or time.monotonic() > deadline:
+            assert code == status, body
+            return json.loads(body)
+        time.sleep(0.2)
+
+
+def test_a_gateway_process_serves_its_metrics_and_health_over_http(tmp_path: Path):
+    broker = Broker(tmp_path / "b0", partitions=2)
+    monitoring_port = free_port()
+    gateway = Gateway([broker.address], env={"PROPOLIS_GATEWAY_MONITORING_PORT": str(monitoring_port)})
+    base = f"http://127.0.0.1:{monitoring_port}"
+    with running(broker, gateway):
+        assert re.search(rf"monitoring on \S+:{monitoring_port}\b", "".join(gateway.output))
+        health = _until(f"{base}/health", 200, 10)
+        assert health == {"status": "UP", "partitions": {"1": "HEALTHY", "2": "HEALTHY"}}
+        assert _get(f"{base}/ready")[0] == 200
+        with PropolisClient(gateway.address) as client:
+            client.topology()
+        code, metrics = _get(f"{base}/metrics")
+        assert code == 200
+        assert 'propolis_gateway_requests_total{code="OK",rpc="Topology"} 1.0' in metrics
+        # Without its broker the gateway knows no leader: not healthy, and it says so.
+        broker.kill()
+        health = _until(f"{base}/health", 503, 20)
+        assert health == {"status": "DOWN", "partitions": {"1": "UNHEALTHY", "2": "UNHEALTHY"}}

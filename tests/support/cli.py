@@ -31,7 +31,7 @@ def propolis(
         text=True,
         timeout=timeout_s,
         # `propolis dev` would serve /metrics on 9600: a free port keeps tests independent.
-        env={**os.environ, "PROPOLIS_MONITORING_PORT": "0", **(env or {})},
+        env={**os.environ, "PROPOLIS_MONITORING_PORT": "0", "PROPOLIS_GATEWAY_MONITORING_PORT": "0", **(env or {})},
     )
 
 

@@ -47,7 +47,7 @@ class NodeProcess:
     def __init__(self, args: list[str], ready_marker: str, env: dict[str, str] | None = None) -> None:
         self.args = args
         self.ready_marker = ready_marker
-        self.env = {**os.environ, "PROPOLIS_MONITORING_PORT": "0", **(env or {})}
+        self.env = {**os.environ, "PROPOLIS_MONITORING_PORT": "0", "PROPOLIS_GATEWAY_MONITORING_PORT": "0", **(env or {})}
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
