@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -45,15 +46,28 @@ def free_port() -> int:
 
 
 def ports_with_raft_room(count: int, partitions: int) -> list[int]:
-    """Internal API ports whose Raft ports (port + partition id) are free and not another's."""
+    """Internal API ports whose Raft ports (port + partition id) are free and not another's.
+
+    Picked below the kernel's ephemeral range: a broker that is stopped and started again
+    (tests kill and restart them) must get its ports back, and a port in the ephemeral range may
+    meanwhile be the local end of some outgoing connection (the other nodes reconnecting)."""
+    low, high = _below_ephemeral_range()
     ports: list[int] = []
     while len(ports) < count:
-        port = free_port()
-        if port + partitions < 65536 and all(abs(port - other) > partitions for other in ports) and all(
-            _is_free(port + p) for p in range(1, partitions + 1)
+        port = random.randrange(low, high - partitions)
+        if all(abs(port - other) > partitions for other in ports) and all(
+            _is_free(port + p) for p in range(partitions + 1)
         ):
             ports.append(port)
     return ports
+
+
+def _below_ephemeral_range() -> tuple[int, int]:
+    try:
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 32768  # Linux's default
+    return (10_000, first) if first > 12_000 else (first // 2, first)
 
 
 def _is_free(port: int) -> bool:

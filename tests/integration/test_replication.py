@@ -35,10 +35,11 @@ def leaders(client: PropolisClient) -> dict[int, int]:
     }
 
 
-def wait_for(check, timeout_s: float = 20.0) -> None:
+def wait_for(check, timeout_s: float = 20.0, explain=None) -> None:
+    """Until `check()`; on timeout the assertion carries `explain()` (the nodes' last output)."""
     deadline = time.monotonic() + timeout_s
     while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
+        assert time.monotonic() < deadline, "condition not met in time" + (f"\n{explain()}" if explain else "")
         time.sleep(0.1)
 
 

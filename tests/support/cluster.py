@@ -89,7 +89,8 @@ class Broker(NodeProcess):
         self, data_dir: Path, partitions: int, port: int | None = None, node_id: int = 0, cluster: str | None = None,
         replication_factor: int = 1, env: dict[str, str] | None = None,
     ) -> None:
-        self.port = port or free_port()
+        # Below the ephemeral range, so that the port is still free when a test restarts it.
+        self.port = port or ports_with_raft_room(1, partitions)[0]
         self.data_dir = data_dir
         self.node_id = node_id
         args = ["broker", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir),
