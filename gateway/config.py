@@ -81,22 +81,20 @@ class GatewayConfig:
     overload_in_flight_min: int = 8
 
     def overload_rate_settings(self) -> RateSettings:
-        return RateSettings(
-            latency_target_ms=self.overload_latency_target_ms,
-            tenant_rate_min_per_s=self.overload_rate_min_per_s,
-            adjust_interval_ms=self.tenant_rate_adjust_interval_ms,
-            increase_per_s=self.tenant_rate_increase_per_s,
-            burst_ms=self.tenant_rate_burst_ms,
-            active_tenants_min=1,
-            baseline_multiple=self.rate_baseline_multiple,
-        )
+        # Limited even with one tenant: all new work at this gateway.
+        return self._rate_settings(self.overload_latency_target_ms, self.overload_rate_min_per_s, active_tenants_min=1)
 
     def tenant_rate_settings(self) -> RateSettings:
+        return self._rate_settings(self.tenant_rate_latency_target_ms, self.tenant_rate_min_per_s)
+
+    def _rate_settings(self, latency_target_ms: int, rate_min_per_s: int, **only_here: int) -> RateSettings:
+        """The two limiters differ in target, floor and who counts; the rest they share."""
         return RateSettings(
-            latency_target_ms=self.tenant_rate_latency_target_ms,
-            tenant_rate_min_per_s=self.tenant_rate_min_per_s,
+            latency_target_ms=latency_target_ms,
+            tenant_rate_min_per_s=rate_min_per_s,
             adjust_interval_ms=self.tenant_rate_adjust_interval_ms,
             increase_per_s=self.tenant_rate_increase_per_s,
             burst_ms=self.tenant_rate_burst_ms,
             baseline_multiple=self.rate_baseline_multiple,
+            **only_here,
         )
