@@ -32,10 +32,11 @@ Thread safety: `job_activatable`/`job_activated`/`job_gone` are called by the pa
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import deque
 from dataclasses import dataclass
+
+from propolis.decaying_rate import DecayingRate
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +63,7 @@ class WorkAdmission:
         self._activatable_since_s: dict[int, float] = {}  # job key -> when it became activatable
         self._waits: deque[tuple[float, float]] = deque()  # (activated at, wait), oldest first
         self._wait_sum_s = 0.0
-        self._admitted_per_s = 0.0  # new work admitted, decayed exponentially over a second
-        self._admitted_at_s = 0.0
+        self._admitted = DecayingRate(window_s=1.0)  # new work admitted, over about a second
         self._lock = threading.Lock()
 
     @property
@@ -109,14 +109,13 @@ class WorkAdmission:
         if not self.enabled:
             return True
         with self._lock:
-            rate_per_s = self._admitted_per_s * math.exp(-max(0.0, now_s - self._admitted_at_s))
+            rate_per_s = self._admitted.per_s(now_s)
         if rate_per_s >= self.settings.new_work_rate_min_per_s:
             mean_ms = self.mean_job_wait_ms(now_s)
             if mean_ms is not None and mean_ms > self.settings.job_wait_target_ms:
                 return False
         with self._lock:
-            self._admitted_per_s = rate_per_s + 1.0
-            self._admitted_at_s = max(self._admitted_at_s, now_s)
+            self._admitted.count(now_s)
         return True
 
     def _expire(self, now_s: float) -> None:

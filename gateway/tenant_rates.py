@@ -57,6 +57,8 @@ import grpc
 from propolis.gateway.errors import GatewayError, expected
 from propolis.gateway.tenant_shares import NOT_COUNTED
 
+from propolis.decaying_rate import DecayingRate
+
 
 @dataclass(frozen=True, slots=True)
 class RateSettings:
@@ -76,21 +78,13 @@ class RateSettings:
 
 
 class _Tenant:
-    __slots__ = ("rate_per_s", "rate_at_s", "tokens", "filled_at_s", "seen_at_s")
+    __slots__ = ("admitted", "tokens", "filled_at_s", "seen_at_s")
 
-    def __init__(self, now_s: float) -> None:
-        self.rate_per_s = 0.0  # admitted per second, decayed exponentially
-        self.rate_at_s = now_s
+    def __init__(self, now_s: float, window_s: float) -> None:
+        self.admitted = DecayingRate(window_s, now_s)
         self.tokens = math.inf  # a new tenant starts with a full bucket (capped at first use)
         self.filled_at_s = now_s
         self.seen_at_s = now_s
-
-    def rate(self, now_s: float, window_s: float) -> float:
-        return self.rate_per_s * math.exp(-(now_s - self.rate_at_s) / window_s)
-
-    def count_admitted(self, now_s: float, window_s: float) -> None:
-        self.rate_per_s = self.rate(now_s, window_s) + 1.0 / window_s
-        self.rate_at_s = now_s
 
 
 class TenantRates:
@@ -129,7 +123,7 @@ class TenantRates:
             return
         tenant = self._tenants.get(tenants)
         if tenant is None:
-            tenant = self._tenants[tenants] = _Tenant(now_s)
+            tenant = self._tenants[tenants] = _Tenant(now_s, self._window_s)
         tenant.seen_at_s = now_s
         active = self._active(now_s)
         if len(active) < self.settings.active_tenants_min:
@@ -163,7 +157,7 @@ class TenantRates:
                     )
                 raise GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, expected(f"handle gRPC request {rpc}", reason))
             tenant.tokens -= 1.0
-        tenant.count_admitted(now_s, self._window_s)
+        tenant.admitted.count(now_s)
         self._admitted += 1
 
     def observe(self, latency_s: float, now_s: float, queued: bool = False) -> None:
@@ -261,5 +255,5 @@ class TenantRates:
         if limit == math.inf:
             return math.inf
         equal = limit / len(active)
-        others = sum(min(t.rate(now_s, self._window_s), equal) for t in active if t is not tenant)
+        others = sum(min(t.admitted.per_s(now_s), equal) for t in active if t is not tenant)
         return max(self.settings.tenant_rate_min_per_s, limit - others)
