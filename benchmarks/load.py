@@ -341,7 +341,7 @@ def export_commit(revision: str) -> tuple[Path, str]:
     return root, str(packages)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -352,8 +352,8 @@ class DevProcess:
     (a full pipe would stall the broker) and the last lines are kept for error messages."""
 
     def __init__(self, pythonpath: str | None = None) -> None:
-        self.port = _free_port()
-        self.monitoring_port = _free_port()
+        self.port = free_port()
+        self.monitoring_port = free_port()
         self.data_dir = tempfile.mkdtemp(prefix="propolis-bench-")
         self.output: list[str] = []
         env = {**os.environ, "PROPOLIS_MONITORING_HOST": "127.0.0.1", "PROPOLIS_MONITORING_PORT": str(self.monitoring_port), "GRPC_VERBOSITY": os.environ.get("GRPC_VERBOSITY", "NONE")}

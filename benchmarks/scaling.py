@@ -21,12 +21,10 @@ import os
 import random
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,15 +32,12 @@ from pathlib import Path
 import grpc
 from propolis.gateway.protocol import GatewayStub, pb
 
+from benchmarks.load import free_port
+from benchmarks.separate_processes import PropolisProcess
+
 START_TIMEOUT_S = 60
 LEADERS_TIMEOUT_S = 60
 PROPOLIS = str(Path(sys.executable).parent / "propolis")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ports_with_raft_room(count: int, partitions: int) -> list[int]:
@@ -79,35 +74,11 @@ def _is_free(port: int) -> bool:
     return True
 
 
-class Node:
-    def __init__(self, args: list[str], ready: str, env: dict[str, str] | None = None) -> None:
-        environment = {**os.environ, "PROPOLIS_MONITORING_PORT": "0", "PROPOLIS_GATEWAY_MONITORING_PORT": "0",
-                       "GRPC_VERBOSITY": "NONE", **(env or {})}
-        self.process = subprocess.Popen([PROPOLIS, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment)
-        self.output: list[str] = []
-        seen = threading.Event()
-
-        def pump() -> None:
-            for line in self.process.stderr:
-                self.output.append(line)
-                del self.output[:-50]
-                if ready in line:
-                    seen.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not seen.wait(0.05):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.process.kill()
-                raise RuntimeError(f"{args[0]} did not start:\n" + "".join(self.output))
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def start_node(args: list[str], ready: str, env: dict[str, str] | None = None) -> PropolisProcess:
+    """`propolis ARGS` with monitoring on any free port, started once `ready` is printed."""
+    environment = {**os.environ, "PROPOLIS_MONITORING_PORT": "0", "PROPOLIS_GATEWAY_MONITORING_PORT": "0",
+                   "GRPC_VERBOSITY": "NONE", **(env or {})}
+    return PropolisProcess([PROPOLIS, *args], ready, environment)
 
 
 @dataclass(frozen=True)
@@ -119,10 +90,10 @@ class Shape:
     replication_factor: int = 1
 
 
-def start(shape: Shape, data: Path) -> tuple[str, list[Node]]:
+def start(shape: Shape, data: Path) -> tuple[str, list[PropolisProcess]]:
     if shape.brokers == 0:
         port = free_port()
-        node = Node(["dev", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data / "dev"),
+        node = start_node(["dev", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data / "dev"),
                      "--partitions", str(shape.partitions), "--no-console"], "propolis dev: gateway on")
         return f"127.0.0.1:{port}", [node]
     if shape.replication_factor > 1:
@@ -133,14 +104,14 @@ def start(shape: Shape, data: Path) -> tuple[str, list[Node]]:
     # A fresh secret per run: the Raft ports only need to agree among this run's brokers.
     env = {"PROPOLIS_RAFT_PASSWORD": secrets.token_hex(16)}
     nodes = [
-        Node(["broker", "--host", "127.0.0.1", "--port", str(port), "--node-id", str(n), "--cluster", members,
+        start_node(["broker", "--host", "127.0.0.1", "--port", str(port), "--node-id", str(n), "--cluster", members,
               "--partitions", str(shape.partitions), "--replication-factor", str(shape.replication_factor),
               "--data-dir", str(data / f"b{n}")], "propolis broker: node ", env)
         for n, port in enumerate(ports)
     ]
     gateway_port = free_port()
     contact_points = [arg for p in ports for arg in ("--contact-point", f"127.0.0.1:{p}")]
-    nodes.append(Node(["gateway", "--host", "127.0.0.1", "--port", str(gateway_port), *contact_points], "propolis gateway: on "))
+    nodes.append(start_node(["gateway", "--host", "127.0.0.1", "--port", str(gateway_port), *contact_points], "propolis gateway: on "))
     address = f"127.0.0.1:{gateway_port}"
     _wait_for_leaders(address, shape.partitions)
     return address, nodes

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.load import _free_port
+from benchmarks.load import free_port
 
 NODE_START_TIMEOUT_S = 60
 NODE_STOP_TIMEOUT_S = 60
@@ -26,8 +26,8 @@ class SeparateProcesses:
 
     def __init__(self, pythonpath: str | None, config: Path | None = None) -> None:
         self.data_dir = tempfile.mkdtemp(prefix="propolis-bench-")
-        self.monitoring_port = _free_port()
-        self.port = _free_port()
+        self.monitoring_port = free_port()
+        self.port = free_port()
         env = {**os.environ, "PROPOLIS_MONITORING_HOST": "127.0.0.1",
                "PROPOLIS_MONITORING_PORT": str(self.monitoring_port), "PROPOLIS_GATEWAY_MONITORING_PORT": "0",
                "GRPC_VERBOSITY": "NONE"}
@@ -35,18 +35,21 @@ class SeparateProcesses:
             env["PYTHONPATH"] = pythonpath
         executable = str(Path(sys.executable).parent / "propolis")
         configured = ["--config", str(config)] if config is not None else []
-        self.broker = _Node([executable, "broker", "--host", "127.0.0.1", "--port", "0", "--data-dir", self.data_dir,
+        self.broker = PropolisProcess([executable, "broker", "--host", "127.0.0.1", "--port", "0", "--data-dir", self.data_dir,
                              *configured], "propolis broker: node ", env)
         internal = re.search(r"internal API on ([^,\s]+)", self.broker.ready_line)
         assert internal is not None, self.broker.ready_line
         try:
-            self.gateway = _Node([executable, "gateway", "--contact-point", internal.group(1), "--host", "127.0.0.1",
+            self.gateway = PropolisProcess([executable, "gateway", "--contact-point", internal.group(1), "--host", "127.0.0.1",
                                   "--port", str(self.port), *configured], "propolis gateway: on ", env)
         except BaseException:
             self.broker.stop()
             raise
         self.address = f"127.0.0.1:{self.port}"
-        self.pids = [self.broker.process.pid, self.gateway.process.pid]
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.broker.process.pid, self.gateway.process.pid]
 
     @property
     def metrics_url(self) -> str:
@@ -59,7 +62,10 @@ class SeparateProcesses:
         return code
 
 
-class _Node:
+class PropolisProcess:
+    """A `propolis` command whose stderr is read continuously (its last lines kept) until it
+    prints `ready_marker`; `stop()` sends SIGTERM and returns the exit code."""
+
     def __init__(self, command: list[str], ready_marker: str, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                         env=env, cwd=tempfile.gettempdir())
