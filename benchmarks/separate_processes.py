@@ -27,9 +27,11 @@ class SeparateProcesses:
     def __init__(self, pythonpath: str | None, config: Path | None = None) -> None:
         self.data_dir = tempfile.mkdtemp(prefix="propolis-bench-")
         self.monitoring_port = free_port()
+        self.gateway_monitoring_port = free_port()
         self.port = free_port()
         env = {**os.environ, "PROPOLIS_MONITORING_HOST": "127.0.0.1",
-               "PROPOLIS_MONITORING_PORT": str(self.monitoring_port), "PROPOLIS_GATEWAY_MONITORING_PORT": "0",
+               "PROPOLIS_MONITORING_PORT": str(self.monitoring_port),
+               "PROPOLIS_GATEWAY_MONITORING_PORT": str(self.gateway_monitoring_port),
                "GRPC_VERBOSITY": "NONE"}
         if pythonpath:
             env["PYTHONPATH"] = pythonpath
@@ -54,6 +56,10 @@ class SeparateProcesses:
     @property
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.monitoring_port}/metrics"
+
+    @property
+    def gateway_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_monitoring_port}/metrics"
 
     def stop(self) -> int:
         code = self.gateway.stop()

@@ -102,6 +102,7 @@ def metric_samples(metrics_url: str, names: tuple[str, ...]) -> dict[str, float]
 
 
 RATE_LIMIT_METRIC = "propolis_gateway_tenant_rate_limit_per_second"
+RATE_TARGET_METRIC = "propolis_gateway_tenant_rate_latency_target_seconds"
 
 
 def token(tenant: str) -> str:
@@ -233,6 +234,10 @@ class TenantLoad:
 
 
 START_ALLOWANCE_S = 5.0  # for the tenant processes to start and deploy before their load starts
+# The flood starts this long after the victim, as floods do on a running cluster: the gateway
+# has seen the broker with the victim's load alone (its quiet latency, which the tenants' rate
+# limit is relative to). The victim's latency is measured only after the flood's warm-up.
+FLOOD_DELAY_S = 5.0
 STOP_DRAIN_S = 15.0  # after the window: answers still in flight may come back this long
 
 
@@ -271,22 +276,27 @@ def run_scenario(address: str, specs: list[tuple[str, float, int]], warmup_s: fl
                  server_pids: list[int], metrics_url: str, gateway_metrics_url: str | None = None) -> dict[str, Any]:
     """`specs`: (tenant, rate, workers) per tenant, each run in its own process."""
     start_at = time.time() + START_ALLOWANCE_S
-    measure_from, measure_to = start_at + warmup_s, start_at + warmup_s + duration_s
+    measure_from = start_at + FLOOD_DELAY_S + warmup_s
+    measure_to = measure_from + duration_s
     spawn = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(len(specs), mp_context=spawn) as pool:
-        runs = [pool.submit(tenant_process, address, tenant, rate, workers, start_at, measure_from, measure_to)
+        runs = [pool.submit(tenant_process, address, tenant, rate, workers,
+                            start_at + (FLOOD_DELAY_S if tenant == "flood" else 0.0), measure_from, measure_to)
                 for tenant, rate, workers in specs]
         time.sleep(max(0.0, measure_from - time.time()))
         busy_from, server_from = machine_busy_seconds(), sum(cpu_seconds(pid) for pid in server_pids)
         counters_from, latency_from = broker_counters(metrics_url), command_latency(metrics_url)
         started = time.perf_counter()
         limits: list[float] = []
+        targets: list[float] = []
         while time.time() < measure_to:
-            # the gateway's rate limit, sampled once a second (absent where no gateway serves it here)
+            # the gateway's rate limit and latency target, sampled once a second
             time.sleep(max(0.0, min(1.0, measure_to - time.time())))
-            limit = metric_samples(gateway_metrics_url or metrics_url, (RATE_LIMIT_METRIC,)).get(RATE_LIMIT_METRIC)
-            if limit is not None:
-                limits.append(limit)
+            samples = metric_samples(gateway_metrics_url or metrics_url, (RATE_LIMIT_METRIC, RATE_TARGET_METRIC))
+            if RATE_LIMIT_METRIC in samples:
+                limits.append(samples[RATE_LIMIT_METRIC])
+            if RATE_TARGET_METRIC in samples:
+                targets.append(samples[RATE_TARGET_METRIC] * 1000)
         elapsed = time.perf_counter() - started
         busy, server_cores = machine_busy_seconds() - busy_from, sum(cpu_seconds(pid) for pid in server_pids) - server_from
         counters_to, latency_to = broker_counters(metrics_url), command_latency(metrics_url)
@@ -302,6 +312,7 @@ def run_scenario(address: str, specs: list[tuple[str, float, int]], warmup_s: fl
         "broker": broker_figures(counters_from, counters_to, elapsed, completed),
         "command_latency_ms_mean": round(1000 * (latency_to[0] - latency_from[0]) / commands, 1) if commands else None,
         "gateway_rate_limit_per_s_median": statistics.median(limits) if limits else None,
+        "gateway_rate_target_ms_median": round(statistics.median(targets), 2) if targets else None,
     }
 
 
@@ -329,8 +340,10 @@ def scenario(name: str, victim_rate: float, flood_rate: float, args: argparse.Na
         specs = [("victim", victim_rate, VICTIM_WORKERS)]
         if flooded:
             specs.append(("flood", flood_rate, FLOOD_WORKERS))
-        pids = server.pids if isinstance(server, SeparateProcesses) else [server.pid]
-        result = run_scenario(server.address, specs, args.warmup, args.duration, pids, server.metrics_url)
+        separate = isinstance(server, SeparateProcesses)
+        pids = server.pids if separate else [server.pid]
+        result = run_scenario(server.address, specs, args.warmup, args.duration, pids, server.metrics_url,
+                              server.gateway_metrics_url if separate else None)
     finally:
         code = server.stop()
         for variable in env:
@@ -374,8 +387,8 @@ def main() -> None:
         return
     print("| round | run | victim completed/s | victim p50 ms | victim p99 ms | p99 / baseline | victim errors | "
           "flood rate | flood completed/s | flood errors | command latency ms (mean, partition) | commands/batch | "
-          "server cores | load gen cores | other cores | load avg 1m |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "tenant rate limit /s (median) | latency target ms (median) | server cores | load gen cores | other cores | load avg 1m |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for number, results in enumerate(rounds, 1):
         baseline = next((r for r in results if r["name"] == "baseline"), None)
         baseline_p99 = baseline["tenants"][0]["p99_ms"] if baseline else None
@@ -387,7 +400,8 @@ def main() -> None:
                   f"{ratio} | {victim['errors'] or 'none'} | {flood_summary['rate'] if flood_summary else '-'} | "
                   f"{flood_summary['completed_per_s'] if flood_summary else '-'} | "
                   f"{(flood_summary['errors'] or 'none') if flood_summary else '-'} | {result['command_latency_ms_mean']} | "
-                  f"{result['broker']['commands_per_batch']} | {result['broker_cores']} | "
+                  f"{result['broker']['commands_per_batch']} | {result['gateway_rate_limit_per_s_median']} | "
+                  f"{result['gateway_rate_target_ms_median']} | {result['broker_cores']} | "
                   f"{result['load_generator_cores']} | {result['other_cores']} | {result['load_average_1m']:.1f} |")
 
 

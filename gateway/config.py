@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from propolis.gateway.tenant_rates import RateSettings
 
@@ -54,7 +54,13 @@ class GatewayConfig:
     # of a rate that keeps broker commands, as the gateway sees them, under the latency target
     # (AIMD: tenant_rates.py); the flood is refused here before it saturates the partition.
     tenant_rate_fairness: bool = True
+    # Until the gateway has seen the broker's quiet latency (see rate_baseline_multiple), the
+    # target is this; after, it is `tenant_rate_baseline_percent` of that quiet latency, so that
+    # while a tenant floods the broker stays about as quick as it was before (the light tenant's
+    # p99 within 2x: benchmarks/tenant_fairness.py). 0: the fixed target only (or
+    # rate_baseline_multiple times the quiet latency, if higher).
     tenant_rate_latency_target_ms: int = 10
+    tenant_rate_baseline_percent: int = 150
     tenant_rate_min_per_s: int = 50  # no tenant's allowance goes below this
     tenant_rate_adjust_interval_ms: int = 200
     tenant_rate_increase_per_s: int = 10  # added per interval while a tenant is held back
@@ -85,7 +91,10 @@ class GatewayConfig:
         return self._rate_settings(self.overload_latency_target_ms, self.overload_rate_min_per_s, active_tenants_min=1)
 
     def tenant_rate_settings(self) -> RateSettings:
-        return self._rate_settings(self.tenant_rate_latency_target_ms, self.tenant_rate_min_per_s)
+        settings = self._rate_settings(self.tenant_rate_latency_target_ms, self.tenant_rate_min_per_s)
+        if self.tenant_rate_baseline_percent <= 0:
+            return settings
+        return replace(settings, baseline_multiple=self.tenant_rate_baseline_percent / 100, baseline_sets_target=True)
 
     def _rate_settings(self, latency_target_ms: int, rate_min_per_s: int, **only_here: int) -> RateSettings:
         """The two limiters differ in target, floor and who counts; the rest they share."""

@@ -37,6 +37,18 @@ class GatewayMetrics:
             "+Inf until broker commands first took longer than the target, 0 while idle",
             registry=self.registry,
         )
+        self.tenant_rate_latency_target = Gauge(
+            "propolis_gateway_tenant_rate_latency_target_seconds",
+            "Mean broker command latency over which the tenants' shared rate shrinks: a multiple of the "
+            "broker's quiet latency once the gateway has seen it (config tenant_rate_baseline_percent)",
+            registry=self.registry,
+        )
+        self.overload_latency_target = Gauge(
+            "propolis_gateway_overload_latency_target_seconds",
+            "Mean broker command latency over which the overload rate shrinks (overload_latency_target_ms, "
+            "or rate_baseline_multiple times the broker's quiet latency if higher)",
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "propolis_gateway_requests_in_flight", "gRPC calls being handled (long polls and job streams included)",
             registry=self.registry,

@@ -270,12 +270,14 @@ class GatewayServer:
             observers.append(rates)
             shared = rates
             self.metrics.tenant_rate_limit.set_function(lambda: shared.limit_per_s or 0.0)
+            self.metrics.tenant_rate_latency_target.set_function(lambda: shared.latency_target_ms / 1000)
         overload = None
         if self.config.overload_latency_target_ms > 0:
             overload = TenantRates(self.config.overload_rate_settings())
             observers.append(overload)
             limited = overload
             self.metrics.overload_rate_limit.set_function(lambda: limited.limit_per_s or 0.0)
+            self.metrics.overload_latency_target.set_function(lambda: limited.latency_target_ms / 1000)
         reporting = None
         if observers:
             client = reporting = _LatencyReporting(client, observers, self.config.overload_in_flight_min)

@@ -24,7 +24,11 @@ broker/backpressure.py, but for starting new work at this gateway):
   back and no command was sent while many were in flight (`observe(queued=True)`; at least
   `baseline_samples_min` commands). Busy intervals are not taken: under a long overload the
   baseline keeps what the broker did before it, instead of creeping up to the latency the
-  overload causes. 0 turns the baseline off.
+  overload causes. 0 turns the baseline off. With `baseline_sets_target` (the tenants' limit)
+  the target is that multiple of the baseline even when it is lower than `latency_target_ms`:
+  what a light tenant notices of a flood is how much slower the broker got than it was without
+  it, so the limit holds the broker near its own quiet latency; the fixed target applies only
+  until a baseline is learned.
 - A tenant is *active* while it sent new work within the last `active_window_ms`. With one
   active tenant (or none) everything is admitted: a tenant alone may use all there is, and the
   partition's own backpressure applies as before. With several, each has a token bucket
@@ -73,6 +77,10 @@ class RateSettings:
     # work at this gateway (its overload limit, see OVERLOAD below), whoever sends it.
     active_tenants_min: int = 2
     baseline_multiple: float = 0.0
+    # True: once a baseline is known the target is `baseline_multiple` times it, lower than
+    # `latency_target_ms` too (which then only applies until a baseline is learned); False: the
+    # baseline can only raise the target.
+    baseline_sets_target: bool = False
     baseline_window_ms: float = 60_000.0
     baseline_samples_min: int = 4
 
@@ -179,10 +187,13 @@ class TenantRates:
 
     @property
     def latency_target_ms(self) -> float:
-        """The mean latency over which the limit shrinks (the baseline's multiple, if higher)."""
-        target = self.settings.latency_target_ms
-        if self._baseline and self.settings.baseline_multiple > 0:
-            target = max(target, self.settings.baseline_multiple * self._baseline[0][1] * 1000)
+        """The mean latency over which the limit shrinks: the fixed target, or the baseline's
+        multiple (if higher, or in any case with `baseline_sets_target`)."""
+        settings = self.settings
+        target = settings.latency_target_ms
+        if self._baseline and settings.baseline_multiple > 0:
+            relative = settings.baseline_multiple * self._baseline[0][1] * 1000
+            target = relative if settings.baseline_sets_target else max(target, relative)
         return target
 
     def _maybe_adjust(self, now_s: float) -> None:

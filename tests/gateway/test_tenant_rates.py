@@ -152,3 +152,34 @@ def test_the_settings_can_be_given_as_environment_variables(monkeypatch: pytest.
     monkeypatch.setenv("PROPOLIS_GATEWAY_TENANT_RATE_FAIRNESS", "maybe")
     with pytest.raises(ValueError, match="PROPOLIS_GATEWAY_TENANT_RATE_FAIRNESS: expected true or false"):
         gateway_env()
+
+
+def flood_after_quiet(config: GatewayConfig) -> tuple[TenantRates, dict[str, list[int]]]:
+    """The light tenant alone for 5 s on a broker answering in 2 ms, then a 10x flood for 10 s
+    on a broker answering in 5 ms once it is given more than 150 requests/s: slower than it was
+    quiet, but well under the fixed 10 ms target."""
+    rates = TenantRates(config.tenant_rate_settings())
+    interleave(rates, {"light": 40}, 0, 5, lambda per_s: 0.002)
+    counts = interleave(rates, {"light": 40, "flood": 400}, 5, 15, lambda per_s: 0.005 if per_s > 150 else 0.002)
+    return rates, counts
+
+
+def test_a_flood_is_held_to_what_keeps_the_broker_near_its_quiet_latency() -> None:
+    rates, counts = flood_after_quiet(GatewayConfig())
+    assert rates.latency_target_ms == pytest.approx(3.0)  # 150 % of the 2 ms it answered in alone
+    assert counts["light"] == [400, 0]
+    admitted, refused = counts["flood"]
+    assert refused > 2_000
+    assert admitted < 10 * 150  # about what keeps the broker quick, less the light tenant's
+
+
+def test_with_the_baseline_percent_off_only_the_fixed_target_counts() -> None:
+    rates, counts = flood_after_quiet(GatewayConfig(tenant_rate_baseline_percent=0))
+    assert rates.latency_target_ms == pytest.approx(10.0)
+    assert counts == {"light": [400, 0], "flood": [4_000, 0]}
+
+
+def test_a_gateway_that_never_saw_the_broker_quiet_uses_the_fixed_target() -> None:
+    rates = TenantRates(GatewayConfig().tenant_rate_settings())
+    interleave(rates, {"light": 40, "flood": 400}, 0, 10, lambda per_s: 0.005, queued=True)
+    assert rates.latency_target_ms == pytest.approx(10.0)
