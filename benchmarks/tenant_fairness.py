@@ -6,7 +6,9 @@ workers (ActivateJobs with their tenantIds). Each run is on a fresh broker; the 
 
 - `baseline`: the victim alone, creating instances at --victim-rate per second (open loop);
 - `flood`: the victim as before, plus the flood tenant at --flood-factor times that rate (open
-  loop: beyond the broker's capacity by default), with the defaults: the gateway's per-tenant
+  loop: beyond the broker's capacity by default), starting 5 s after the victim (as a flood
+  starts on a cluster that was running; the victim is measured only after the flood's own
+  warm-up), with the defaults: the gateway's per-tenant
   rate share (gateway/tenant_rates.py) and share of requests in flight, the partition's
   round-robin by tenant;
 - `flood-no-rate`: the same without the gateway's rate share
@@ -15,7 +17,8 @@ workers (ActivateJobs with their tenantIds). Each run is on a fresh broker; the 
   (`PROPOLIS_TENANT_FAIRNESS=false` too: one FIFO and one limit for all, as in Zeebe).
 
 It reports the victim's create-to-complete latency (CreateProcessInstanceWithResult round
-trips) p50/p99, its errors, and the flood's completions/s and RESOURCE_EXHAUSTED answers.
+trips) p50/p99, its errors, the flood's completions/s and RESOURCE_EXHAUSTED answers, and the
+gateway's tenant rate limit and its latency target (medians of once-a-second samples).
 The issue's goal: with the flood (defaults), the victim's p99 within 2x of baseline.
 
 Each tenant's load runs in its own process (tenants are different clients: the victim's

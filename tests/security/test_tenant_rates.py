@@ -22,6 +22,7 @@ STRICT = {
     "PROPOLIS_GATEWAY_TENANT_RATE_LATENCY_TARGET_MS": "0",
     "PROPOLIS_GATEWAY_TENANT_RATE_MIN_PER_S": "2",
     "PROPOLIS_GATEWAY_RATE_BASELINE_MULTIPLE": "0",  # else the target is 3x the quiet latency
+    "PROPOLIS_GATEWAY_TENANT_RATE_BASELINE_PERCENT": "0",  # else 150 % of it, once seen
     "PROPOLIS_GATEWAY_TENANT_REQUESTS_IN_FLIGHT_MAX": "100000",  # only the rate share here
 }
 LIGHT_EVERY_S = 0.7  # the light tenant's pace: under its floor of 2/s, and active (within 1 s) throughout
