@@ -314,7 +314,7 @@ def run_scenario(address: str, specs: list[tuple[str, float, int]], warmup_s: fl
         "other_cores": round(busy / elapsed - server_cores / elapsed - load_cores, 2),
         "broker": broker_figures(counters_from, counters_to, elapsed, completed),
         "command_latency_ms_mean": round(1000 * (latency_to[0] - latency_from[0]) / commands, 1) if commands else None,
-        "gateway_rate_limit_per_s_median": statistics.median(limits) if limits else None,
+        "gateway_rate_limit_per_s_median": round(statistics.median(limits), 1) if limits else None,
         "gateway_rate_target_ms_median": round(statistics.median(targets), 2) if targets else None,
     }
 

@@ -26,6 +26,10 @@ READY_LINE_PREFIX = "propolis dev: gateway on "
 READ_MODEL_FILE = "read-model.sqlite3"
 READ_MODEL_CLASS = "propolis.exporters.read_model.ReadModelExporter"
 GIL_SWITCH_INTERVAL_ENV = "PROPOLIS_GIL_SWITCH_INTERVAL_MS"
+# Python's default is 5 ms. 1 ms: with another tenant's flood held to its share, a light
+# tenant's p99 in `propolis dev` was 1.6-1.8x its baseline instead of 1.7-3.2x, at the same
+# saturated throughput (benchmarks/RESULTS.md, "Tenant fairness relative to the quiet latency").
+GIL_SWITCH_INTERVAL_MS_DEFAULT = "1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +112,14 @@ async def serve(settings: DevSettings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop_requested.set)
 
-    switch_ms = os.environ.get(GIL_SWITCH_INTERVAL_ENV)
-    if switch_ms:
-        # The partition thread is CPU-bound under load; the gateway's event loop waits up to one
-        # switch interval (Python's default: 5 ms) for the GIL after every wake-up. A shorter
-        # interval trades a little throughput for the latency of everyone's calls.
-        try:
-            sys.setswitchinterval(float(switch_ms) / 1000)
-        except ValueError:
-            raise ValueError(f"{GIL_SWITCH_INTERVAL_ENV}: expected milliseconds > 0, got {switch_ms!r}") from None
+    switch_ms = os.environ.get(GIL_SWITCH_INTERVAL_ENV) or GIL_SWITCH_INTERVAL_MS_DEFAULT
+    # The partition and exporter threads are CPU-bound under load; the gateway's event loop
+    # waits up to one switch interval for the GIL after every wake-up, and an instance's round
+    # trip has several. A shorter interval bounds those waits.
+    try:
+        sys.setswitchinterval(float(switch_ms) / 1000)
+    except ValueError:
+        raise ValueError(f"{GIL_SWITCH_INTERVAL_ENV}: expected milliseconds > 0, got {switch_ms!r}") from None
     security = load_security(settings)
     authority = TokenAuthority(security.auth) if security.auth.enabled else None
     config = load_broker_config(
