@@ -130,6 +130,8 @@ def test_a_gateway_process_serves_its_metrics_and_health_over_http(tmp_path: Pat
         code, metrics = _get(f"{base}/metrics")
         assert code == 200
         assert 'propolis_gateway_requests_total{code="OK",rpc="Topology"} 1.0' in metrics
+        # The overload limit's latency target: the configured 20 ms until the broker is seen quiet.
+        assert "propolis_gateway_overload_latency_target_seconds 0.02" in metrics
         # Without its broker the gateway knows no leader: not healthy, and it says so.
         broker.kill()
         health = _until(f"{base}/health", 503, 20)
