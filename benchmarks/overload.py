@@ -7,6 +7,8 @@ and the surplus is refused (RESOURCE_EXHAUSTED) promptly. Each round, on fresh p
    rate off) gives completed/s;
 2. half load: an open-loop rate of capacity / 2;
 3. 2x overload: an open-loop rate of capacity x 2.
+Runs 2 and 3 begin with 3 s at a tenth of the capacity on the same processes (unmeasured), as
+load rises on a running cluster (`--no-lead-in`: straight into the load on fresh processes).
 
 Latency is create-to-complete of the one-task model (CreateProcessInstanceWithResult, with job
 workers), over the instances that were admitted; refused creations are counted, not timed.
@@ -42,11 +44,17 @@ WORKERS = 4
 # Capacity is what the broker completes when nothing is refused at the gateway (the partition's
 # own limit of commands in flight stays on; 64 instances in flight stay under it).
 UNLIMITED = {"PROPOLIS_GATEWAY_OVERLOAD_LATENCY_TARGET_MS": "0"}
+# Before the half-load and the overload runs, the same processes carry a tenth of the capacity
+# for this long: load rises on a cluster that was running, whose gateway has seen the broker
+# quiet (its overload target is relative to that; a gateway started into an overload uses the
+# fixed target: --no-lead-in measures that).
+LEAD_IN_S = 3.0
+LEAD_IN_SHARE = 0.1
 
 
 def one_run(
     shape: str, pythonpath: str | None, mode: str, rate: float, duration_s: float, warmup_s: float,
-    env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None, lead_in_rate: float = 0.0,
 ) -> dict[str, Any]:
     saved = {name: os.environ.get(name) for name in env or {}}
     os.environ.update(env or {})
@@ -60,6 +68,9 @@ def one_run(
                 os.environ[name] = value
     try:
         pid = server.pid if isinstance(server, DevProcess) else server.pids[0]
+        if lead_in_rate > 0:
+            asyncio.run(run_load(server.address, "one-task", "rate", lead_in_rate, SATURATE_CONCURRENCY,
+                                 LEAD_IN_S, 0.0, WORKERS))
         return asyncio.run(run_load(
             server.address, "one-task", mode, rate, SATURATE_CONCURRENCY, duration_s, warmup_s, WORKERS,
             broker_pid=pid, metrics_url=server.metrics_url,
@@ -68,7 +79,8 @@ def one_run(
         server.stop()
 
 
-def one_round(shape: str, pythonpath: str | None, duration_s: float, warmup_s: float, number: int) -> dict[str, Any]:
+def one_round(shape: str, pythonpath: str | None, duration_s: float, warmup_s: float, number: int,
+              lead_in: bool = True) -> dict[str, Any]:
     def progress(text: str) -> None:
         print(f"[round {number}] {text}", file=sys.stderr, flush=True)
 
@@ -76,9 +88,10 @@ def one_round(shape: str, pythonpath: str | None, duration_s: float, warmup_s: f
     capacity = one_run(shape, pythonpath, "saturate", 0, duration_s, warmup_s, UNLIMITED)["completed_per_s_median"]
     half_rate, overload_rate = capacity / 2, capacity * 2
     progress(f"capacity {capacity}/s; half load at {half_rate:.0f}/s")
-    half = one_run(shape, pythonpath, "rate", half_rate, duration_s, warmup_s)
+    lead_in_rate = capacity * LEAD_IN_SHARE if lead_in else 0.0
+    half = one_run(shape, pythonpath, "rate", half_rate, duration_s, warmup_s, lead_in_rate=lead_in_rate)
     progress(f"half load p50 {half['latency_ms_p50']} ms p99 {half['latency_ms_p99']} ms; 2x overload at {overload_rate:.0f}/s")
-    overload = one_run(shape, pythonpath, "rate", overload_rate, duration_s, warmup_s)
+    overload = one_run(shape, pythonpath, "rate", overload_rate, duration_s, warmup_s, lead_in_rate=lead_in_rate)
     progress(f"2x overload p50 {overload['latency_ms_p50']} ms p99 {overload['latency_ms_p99']} ms")
     return {
         "capacity_per_s": capacity,
@@ -96,12 +109,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per run (default 10)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring (default 3)")
+    parser.add_argument("--no-lead-in", action="store_true",
+                        help=f"start the half-load and overload runs on fresh processes at once (default: "
+                             f"{LEAD_IN_S:.0f} s at a tenth of the capacity first)")
     parser.add_argument("--commit", help="run the broker from a clean export of this commit")
     parser.add_argument("--json", action="store_true", help="print the rounds as JSON")
     args = parser.parse_args()
     export_root, pythonpath = export_commit(args.commit) if args.commit else (None, None)
     try:
-        rounds = [one_round(args.shape, pythonpath, args.duration, args.warmup, n) for n in range(1, args.repeat + 1)]
+        rounds = [one_round(args.shape, pythonpath, args.duration, args.warmup, n, not args.no_lead_in)
+                  for n in range(1, args.repeat + 1)]
     finally:
         if export_root is not None:
             shutil.rmtree(export_root, ignore_errors=True)

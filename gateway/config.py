@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from propolis.gateway.tenant_rates import RateSettings
 
@@ -65,21 +65,26 @@ class GatewayConfig:
     tenant_rate_adjust_interval_ms: int = 200
     tenant_rate_increase_per_s: int = 10  # added per interval while a tenant is held back
     tenant_rate_burst_ms: int = 1_000  # a tenant's bucket holds this much of its allowance (arrivals come in bursts)
-    # The latency target is at least this multiple of the lowest mean latency the broker showed
-    # in the last minute while nothing was limited (a replicated or slow broker is judged
-    # against itself); 0: the fixed target only. Also for the overload rate below.
+    # With a limiter's baseline percent at 0, its fixed latency target is raised to at least
+    # this multiple of the broker's quiet latency (the lowest mean latency of a 200 ms interval
+    # in the last minute in which nothing was limited and little was in flight); 0: the fixed
+    # target only.
     rate_baseline_multiple: int = 3
 
     # Overload: new work (instance creations, message publications, signals) is admitted at
     # most at a rate that keeps broker commands, as the gateway sees them (job completions
-    # included, so the whole instance's cost shows), under this mean latency, or under
-    # `rate_baseline_multiple` times the broker's quiet latency if that is higher: AIMD as in
+    # included, so the whole instance's cost shows), under a mean latency target: AIMD as in
     # tenant_rates.py, with all callers as one tenant. Beyond it the gateway answers
-    # RESOURCE_EXHAUSTED at once, so the work already started stays quick (20 ms keeps the
-    # latency at 2x overload within 3x of half load: benchmarks/overload.py; a higher target
-    # trades that for throughput). The rate never goes below `overload_rate_min_per_s` (a busy
-    # machine must not make light load refused). 0 turns it off.
+    # RESOURCE_EXHAUSTED at once, so the work already started stays quick. The target is
+    # `overload_baseline_percent` of the broker's quiet latency once the gateway has seen it
+    # (so that a quick machine and a replicated cluster are each judged against themselves: 500
+    # keeps the latency at 2x overload within 3x of half load, benchmarks/overload.py; higher
+    # trades that for throughput), `overload_latency_target_ms` until then; percent 0: the
+    # fixed target (raised by rate_baseline_multiple). The rate never goes below
+    # `overload_rate_min_per_s` (a busy machine must not make light load refused). A target
+    # of 0 turns it off.
     overload_latency_target_ms: int = 20
+    overload_baseline_percent: int = 500
     overload_rate_min_per_s: int = 50
     # Nothing is refused for overload while fewer broker commands than this are in flight at
     # this gateway: then nothing queues (a client sending one request at a time cannot
@@ -88,22 +93,25 @@ class GatewayConfig:
 
     def overload_rate_settings(self) -> RateSettings:
         # Limited even with one tenant: all new work at this gateway.
-        return self._rate_settings(self.overload_latency_target_ms, self.overload_rate_min_per_s, active_tenants_min=1)
+        return self._rate_settings(self.overload_latency_target_ms, self.overload_rate_min_per_s,
+                                   self.overload_baseline_percent, active_tenants_min=1)
 
     def tenant_rate_settings(self) -> RateSettings:
-        settings = self._rate_settings(self.tenant_rate_latency_target_ms, self.tenant_rate_min_per_s)
-        if self.tenant_rate_baseline_percent <= 0:
-            return settings
-        return replace(settings, baseline_multiple=self.tenant_rate_baseline_percent / 100, baseline_sets_target=True)
+        return self._rate_settings(self.tenant_rate_latency_target_ms, self.tenant_rate_min_per_s,
+                                   self.tenant_rate_baseline_percent)
 
-    def _rate_settings(self, latency_target_ms: int, rate_min_per_s: int, **only_here: int) -> RateSettings:
-        """The two limiters differ in target, floor and who counts; the rest they share."""
+    def _rate_settings(self, latency_target_ms: int, rate_min_per_s: int, baseline_percent: int,
+                       **only_here: int) -> RateSettings:
+        """The two limiters differ in target, floor, baseline percent and who counts; the rest
+        they share."""
+        relative = baseline_percent > 0
         return RateSettings(
             latency_target_ms=latency_target_ms,
             tenant_rate_min_per_s=rate_min_per_s,
             adjust_interval_ms=self.tenant_rate_adjust_interval_ms,
             increase_per_s=self.tenant_rate_increase_per_s,
             burst_ms=self.tenant_rate_burst_ms,
-            baseline_multiple=self.rate_baseline_multiple,
+            baseline_multiple=baseline_percent / 100 if relative else self.rate_baseline_multiple,
+            baseline_sets_target=relative,
             **only_here,
         )

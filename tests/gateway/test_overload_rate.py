@@ -67,7 +67,9 @@ def test_a_target_of_zero_turns_it_off_and_the_settings_come_from_the_environmen
 
 
 def baseline_rates(target_ms: int = 15, multiple: int = 3) -> TenantRates:
-    return TenantRates(GatewayConfig(overload_latency_target_ms=target_ms, rate_baseline_multiple=multiple).overload_rate_settings())
+    """With the baseline percent off: the fixed target, raised by `multiple` x the baseline."""
+    config = GatewayConfig(overload_latency_target_ms=target_ms, rate_baseline_multiple=multiple, overload_baseline_percent=0)
+    return TenantRates(config.overload_rate_settings())
 
 
 def test_a_broker_slow_even_when_quiet_is_judged_against_its_own_quiet_latency() -> None:
@@ -101,3 +103,24 @@ def test_the_baseline_follows_a_broker_that_became_quicker() -> None:
     assert rates.latency_target_ms == pytest.approx(30)
     interleave(rates, {"": 40}, 5, 10, lambda per_s: 0.003)
     assert rates.latency_target_ms == pytest.approx(9)
+
+
+def test_a_quick_broker_is_judged_against_its_own_quiet_latency_too() -> None:
+    # Quiet, this broker answers in 1.5 ms; given more than 300/s it answers in 10 ms: under the
+    # fixed 20 ms, but over 500 % of its quiet latency, so the rest is refused.
+    rates = overload_rates()
+    interleave(rates, {"": 40}, 0, 5, lambda per_s: 0.0015)
+    assert rates.latency_target_ms == pytest.approx(7.5)
+    admitted, refused = interleave(rates, {"": 800}, 5, 15, lambda per_s: 0.01 if per_s > 300 else 0.0015, queued=True)[""]
+    assert refused > 3_000 and admitted < 10 * 360, (admitted, refused)  # about the 300/s it carries quickly
+    with_fixed_target = TenantRates(GatewayConfig(overload_baseline_percent=0).overload_rate_settings())
+    interleave(with_fixed_target, {"": 40}, 0, 5, lambda per_s: 0.0015)
+    assert with_fixed_target.latency_target_ms == 20
+    assert interleave(with_fixed_target, {"": 800}, 5, 15, lambda per_s: 0.01 if per_s > 300 else 0.0015,
+                      queued=True)[""] == [8_000, 0]
+
+
+def test_until_it_has_seen_the_broker_quiet_the_overload_target_is_the_fixed_one() -> None:
+    rates = overload_rates()
+    interleave(rates, {"": 800}, 0, 5, lambda per_s: 0.01, queued=True)
+    assert rates.latency_target_ms == 20
