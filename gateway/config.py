@@ -85,6 +85,9 @@ class GatewayConfig:
     # of 0 turns it off.
     overload_latency_target_ms: int = 20
     overload_baseline_percent: int = 500
+    # ...but never below this (in `propolis dev` the quiet latency is under 1 ms, and 500 % of
+    # it refused a few % of half load).
+    overload_latency_target_min_ms: int = 5
     overload_rate_min_per_s: int = 50
     # Nothing is refused for overload while fewer broker commands than this are in flight at
     # this gateway: then nothing queues (a client sending one request at a time cannot
@@ -94,7 +97,8 @@ class GatewayConfig:
     def overload_rate_settings(self) -> RateSettings:
         # Limited even with one tenant: all new work at this gateway.
         return self._rate_settings(self.overload_latency_target_ms, self.overload_rate_min_per_s,
-                                   self.overload_baseline_percent, active_tenants_min=1)
+                                   self.overload_baseline_percent, active_tenants_min=1,
+                                   latency_target_min_ms=self.overload_latency_target_min_ms)
 
     def tenant_rate_settings(self) -> RateSettings:
         return self._rate_settings(self.tenant_rate_latency_target_ms, self.tenant_rate_min_per_s,

@@ -81,6 +81,10 @@ class RateSettings:
     # `latency_target_ms` too (which then only applies until a baseline is learned); False: the
     # baseline can only raise the target.
     baseline_sets_target: bool = False
+    # The target is never below this: under a few ms a mean latency moves with the event loop's
+    # and the scheduler's noise, not with queueing, and a target there refuses load that queues
+    # nothing.
+    latency_target_min_ms: float = 0.0
     baseline_window_ms: float = 60_000.0
     baseline_samples_min: int = 4
 
@@ -194,7 +198,7 @@ class TenantRates:
         if self._baseline and settings.baseline_multiple > 0:
             relative = settings.baseline_multiple * self._baseline[0][1] * 1000
             target = relative if settings.baseline_sets_target else max(target, relative)
-        return target
+        return max(target, settings.latency_target_min_ms)
 
     def _maybe_adjust(self, now_s: float) -> None:
         if now_s < self._next_adjust_s:
