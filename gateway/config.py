@@ -97,25 +97,29 @@ class GatewayConfig:
     def overload_rate_settings(self) -> RateSettings:
         # Limited even with one tenant: all new work at this gateway.
         return self._rate_settings(self.overload_latency_target_ms, self.overload_rate_min_per_s,
-                                   self.overload_baseline_percent, active_tenants_min=1,
-                                   latency_target_min_ms=self.overload_latency_target_min_ms)
+                                   self.overload_baseline_percent, self.overload_latency_target_min_ms,
+                                   active_tenants_min=1)
 
     def tenant_rate_settings(self) -> RateSettings:
         return self._rate_settings(self.tenant_rate_latency_target_ms, self.tenant_rate_min_per_s,
-                                   self.tenant_rate_baseline_percent)
+                                   self.tenant_rate_baseline_percent, 0)
 
     def _rate_settings(self, latency_target_ms: int, rate_min_per_s: int, baseline_percent: int,
-                       **only_here: int) -> RateSettings:
+                       latency_target_min_ms: int, **only_here: int) -> RateSettings:
         """The two limiters differ in target, floor, baseline percent and who counts; the rest
-        they share."""
-        relative = baseline_percent > 0
+        they share. With the percentage at 0 the fixed target stays the least the target can
+        be, and `rate_baseline_multiple` times the quiet latency may only raise it."""
+        if baseline_percent > 0:
+            multiple, target_min_ms = baseline_percent / 100, latency_target_min_ms
+        else:
+            multiple, target_min_ms = self.rate_baseline_multiple, max(latency_target_ms, latency_target_min_ms)
         return RateSettings(
             latency_target_ms=latency_target_ms,
             tenant_rate_min_per_s=rate_min_per_s,
             adjust_interval_ms=self.tenant_rate_adjust_interval_ms,
             increase_per_s=self.tenant_rate_increase_per_s,
             burst_ms=self.tenant_rate_burst_ms,
-            baseline_multiple=baseline_percent / 100 if relative else self.rate_baseline_multiple,
-            baseline_sets_target=relative,
+            baseline_multiple=multiple,
+            latency_target_min_ms=target_min_ms,
             **only_here,
         )

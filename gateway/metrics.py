@@ -45,8 +45,9 @@ class GatewayMetrics:
         )
         self.overload_latency_target = Gauge(
             "propolis_gateway_overload_latency_target_seconds",
-            "Mean broker command latency over which the overload rate shrinks (overload_latency_target_ms, "
-            "or rate_baseline_multiple times the broker's quiet latency if higher)",
+            "Mean broker command latency over which the overload rate shrinks: overload_baseline_percent of the "
+            "broker's quiet latency once the gateway has seen it, overload_latency_target_ms before; at least "
+            "overload_latency_target_min_ms",
             registry=self.registry,
         )
         self.in_flight = Gauge(

@@ -18,17 +18,16 @@ broker/backpressure.py, but for starting new work at this gateway):
   while some tenant was held back, it grows by `increase_per_s`. Latencies of commands sent
   before the last decrease are not counted (one decrease per round trip, as in TCP), so that
   the backlog of one slow moment does not drive the limit down over and over.
-- The target is at least `latency_target_ms`, and higher where the broker is slower even when
-  nothing queues (replication, a slow disk): `baseline_multiple` times the *baseline*, the
-  lowest mean latency of an interval in the last `baseline_window_ms` in which nothing was held
-  back and no command was sent while many were in flight (`observe(queued=True)`; at least
-  `baseline_samples_min` commands). Busy intervals are not taken: under a long overload the
-  baseline keeps what the broker did before it, instead of creeping up to the latency the
-  overload causes. 0 turns the baseline off. With `baseline_sets_target` (the tenants' limit)
-  the target is that multiple of the baseline even when it is lower than `latency_target_ms`:
-  what a light tenant notices of a flood is how much slower the broker got than it was without
-  it, so the limit holds the broker near its own quiet latency; the fixed target applies only
-  until a baseline is learned.
+- The target is `latency_target_ms` until the gateway knows the broker's *baseline*, then
+  `baseline_multiple` times the baseline: the lowest mean latency of an interval in the last
+  `baseline_window_ms` in which nothing was held back and no command was sent while many were
+  in flight (`observe(queued=True)`; at least `baseline_samples_min` commands). Either way it
+  is at least `latency_target_min_ms`. Judged against its own quiet latency, a quick broker is
+  held near it (what a light tenant notices of a flood is how much slower the broker got) and a
+  slow or replicated one is not refused at a load it carries. Busy intervals are not taken:
+  under a long overload the baseline keeps what the broker did before it, instead of creeping
+  up to the latency the overload causes. `baseline_multiple` 0 turns the baseline off. (A
+  fixed target that the baseline may only raise is a minimum equal to it: gateway/config.py.)
 - A tenant is *active* while it sent new work within the last `active_window_ms`. With one
   active tenant (or none) everything is admitted: a tenant alone may use all there is, and the
   partition's own backpressure applies as before. With several, each has a token bucket
@@ -77,10 +76,6 @@ class RateSettings:
     # work at this gateway (its overload limit, see OVERLOAD below), whoever sends it.
     active_tenants_min: int = 2
     baseline_multiple: float = 0.0
-    # True: once a baseline is known the target is `baseline_multiple` times it, lower than
-    # `latency_target_ms` too (which then only applies until a baseline is learned); False: the
-    # baseline can only raise the target.
-    baseline_sets_target: bool = False
     # The target is never below this: under a few ms a mean latency moves with the event loop's
     # and the scheduler's noise, not with queueing, and a target there refuses load that queues
     # nothing.
@@ -191,13 +186,12 @@ class TenantRates:
 
     @property
     def latency_target_ms(self) -> float:
-        """The mean latency over which the limit shrinks: the fixed target, or the baseline's
-        multiple (if higher, or in any case with `baseline_sets_target`)."""
+        """The mean latency over which the limit shrinks: the baseline's multiple once there is
+        a baseline, the fixed target before; never under the minimum."""
         settings = self.settings
         target = settings.latency_target_ms
         if self._baseline and settings.baseline_multiple > 0:
-            relative = settings.baseline_multiple * self._baseline[0][1] * 1000
-            target = relative if settings.baseline_sets_target else max(target, relative)
+            target = settings.baseline_multiple * self._baseline[0][1] * 1000
         return max(target, settings.latency_target_min_ms)
 
     def _maybe_adjust(self, now_s: float) -> None:
