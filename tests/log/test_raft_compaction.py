@@ -70,12 +70,12 @@ class Replica:
         return dict(self.log.reader(position))
 
 
-
 def raft_addresses(count: int) -> list[str]:
     """Ports below the ephemeral range: one picked there may become the local end of another
     replica's outgoing connection before its own replica binds it (the suspected cause of a
     follower that, once in CI, never caught up)."""
     return [f"127.0.0.1:{port}" for port in ports_for_replicated_nodes(count, 0)]
+
 
 def wait_for(check, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
